@@ -1,0 +1,127 @@
+"""From an image file to what the catalog stores: whole-image descriptor, tiles, hashes.
+
+Files are described in worker processes (decode and pooling are CPU-bound); a decoder that
+crashes a worker costs that one file, never the batch.
+"""
+
+from __future__ import annotations
+
+__all__ = ["describe_file", "describe_files", "DescribeOutcome", "DECODE_MIN_SIDE"]
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .catalog import ImageRecord
+from .descriptor import BASE, describe_boxes
+from .errors import ImageLoadError, SkipReason
+from .gridhash import GridHash, hash_vectors
+from .loading import DEFAULT_MAX_PIXELS, load_image
+from .regions import TILE_FRACTIONS, tile_boxes
+from .scanning import ScannedFile
+
+log = logging.getLogger(__name__)
+
+#: Decoding at this shorter side is enough for the smallest tile to be described at BASE.
+DECODE_MIN_SIDE = int(BASE / min(TILE_FRACTIONS))
+
+
+@dataclass(frozen=True)
+class DescribeOutcome:
+    """Either a record to store or the reason a file was skipped."""
+
+    file: ScannedFile
+    record: ImageRecord | None = None
+    reason: str = ""
+    detail: str = ""
+
+
+def describe_file(file: ScannedFile, max_pixels: int = DEFAULT_MAX_PIXELS) -> DescribeOutcome:
+    """Decode once, describe the whole image and every tile. Never raises for a bad image."""
+    try:
+        img = load_image(file.path, min_side=DECODE_MIN_SIDE, max_pixels=max_pixels)
+    except ImageLoadError as exc:
+        return DescribeOutcome(file, reason=exc.reason.value, detail=exc.detail)
+    whole = np.array([[0, 0, img.width, img.height]], dtype=np.int64)
+    tiles = tile_boxes(img.width, img.height)
+    desc = describe_boxes(img.pixels, img.width, img.height, np.concatenate([whole, tiles]))
+    hashes = hash_vectors(desc.vectors)
+    record = ImageRecord(
+        path=file.path,
+        size=file.size,
+        mtime_ns=file.mtime_ns,
+        width=img.width,
+        height=img.height,
+        vector=desc.vectors[0],
+        hash_hex=GridHash(hashes[0]).hex(),
+        info=float(desc.info[0]),
+        region_boxes=tiles,
+        region_hashes=hashes[1:],
+        region_info=desc.info[1:],
+        region_low_info=desc.low_info[1:],
+    )
+    return DescribeOutcome(file, record=record)
+
+
+def _describe_chunk(files: list[ScannedFile], max_pixels: int) -> list[DescribeOutcome]:
+    return [describe_file(f, max_pixels) for f in files]
+
+
+def _crashed(file: ScannedFile) -> DescribeOutcome:
+    return DescribeOutcome(file, reason=SkipReason.UNREADABLE.value, detail="the decoder crashed on this file")
+
+
+def describe_files(
+    files: list[ScannedFile], workers: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+    chunk: int = 8,
+) -> Iterator[DescribeOutcome]:
+    """Describe ``files`` (in no particular order) with ``workers`` processes (default: one
+    per CPU; 1 describes in this process)."""
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers <= 1 or len(files) <= chunk:
+        for f in files:
+            yield describe_file(f, max_pixels)
+        return
+    chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
+    yield from _pooled(chunks, workers, max_pixels)
+
+
+def _pooled(chunks: list[list[ScannedFile]], workers: int, max_pixels: int) -> Iterator[DescribeOutcome]:
+    ctx = multiprocessing.get_context("spawn")
+    pending = list(reversed(chunks))
+    while pending:
+        suspects: list[ScannedFile] = []
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            running: dict[Future, list[ScannedFile]] = {}
+            try:
+                while pending or running:
+                    while pending and len(running) < workers * 3:
+                        c = pending.pop()
+                        running[pool.submit(_describe_chunk, c, max_pixels)] = c
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        c = running.pop(fut)
+                        yield from fut.result()
+            except BrokenProcessPool:
+                # a worker died (a decoder crash): the files in flight are suspects, each
+                # redone alone; the rest go on in a fresh pool
+                for c in running.values():
+                    suspects.extend(c)
+        for f in suspects:
+            yield _describe_isolated(f, max_pixels)
+
+
+def _describe_isolated(file: ScannedFile, max_pixels: int) -> DescribeOutcome:
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+            return pool.submit(describe_file, file, max_pixels).result()
+    except BrokenProcessPool:
+        log.warning("decoder crashed on %s", file.path)
+        return _crashed(file)

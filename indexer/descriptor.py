@@ -1,0 +1,265 @@
+"""The color-grid descriptor: colors in places, plus the direction of edges in places.
+
+Every box is described at the same relative resolution: the image is resampled so the box's
+shorter side is ``BASE`` pixels, the box is converted to OKLab and pooled onto an
+``COLOR_GRID x COLOR_GRID`` grid of mean colors, and onto a ``GRAD_GRID x GRAD_GRID`` grid of
+histograms of signed gradient directions (``GRAD_BINS`` bins). Colors carry "same colors in the
+same places"; gradient directions carry orientation, which rotation, mirroring and warping change
+even when the colors are symmetric.
+
+Box pooling uses integral images, so hundreds of tiles per image cost a few array lookups.
+The vector is L2-normalised: cosine similarity (FAISS inner product) compares two boxes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BASE",
+    "DESCRIPTOR_DIM",
+    "DESCRIPTOR_VERSION",
+    "Descriptors",
+    "describe_boxes",
+    "similarity",
+    "LOW_INFO_THRESHOLD",
+    "DIHEDRAL_NAMES",
+    "dihedral_variants",
+    "channel_variants",
+    "orientation_margin",
+]
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .color import srgb_to_oklab
+
+DESCRIPTOR_VERSION = "grid-v1"
+BASE = 32
+COLOR_GRID = 8
+GRAD_GRID = 4
+GRAD_BINS = 8
+CHROMA_WEIGHT = 4.0
+COLOR_WEIGHT = 0.75
+GRAD_WEIGHT = 0.66
+#: Below this spread of cell colors (OKLab units) a box is "low information" (near uniform).
+LOW_INFO_THRESHOLD = 0.03
+_COLOR_FLOOR = 0.05
+_GRAD_FLOOR = 0.02
+DESCRIPTOR_DIM = COLOR_GRID * COLOR_GRID * 3 + GRAD_GRID * GRAD_GRID * GRAD_BINS
+
+
+@dataclass(frozen=True)
+class Descriptors:
+    """``vectors``: ``(N, DESCRIPTOR_DIM) float32``, unit length. ``info``: ``(N,) float32``,
+    the spread of colors and edges in the box; ``low_info`` marks near-uniform boxes."""
+
+    vectors: np.ndarray
+    info: np.ndarray
+
+    @property
+    def low_info(self) -> np.ndarray:
+        return self.info < LOW_INFO_THRESHOLD
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+
+@dataclass
+class _Level:
+    scale: float  # level pixels per original pixel (x and y may differ by rounding; we use both)
+    sx: float
+    sy: float
+    color_ii: np.ndarray  # (h+1, w+1, 3) float32 integral of OKLab
+    grad_ii: np.ndarray  # (h+1, w+1, GRAD_BINS) float32 integral of binned gradient magnitude
+
+
+def _integral(a: np.ndarray) -> np.ndarray:
+    h, w, c = a.shape
+    ii = np.zeros((h + 1, w + 1, c), dtype=np.float32)
+    ii[1:, 1:] = a
+    np.add.accumulate(ii, axis=0, out=ii)
+    np.add.accumulate(ii, axis=1, out=ii)
+    return ii
+
+
+def _gradient_bins(lum: np.ndarray) -> np.ndarray:
+    """Signed gradient directions of ``lum`` (h, w), soft-binned into GRAD_BINS magnitude maps."""
+    p = np.pad(lum, 1, mode="edge")
+    gx = (p[1:-1, 2:] - p[1:-1, :-2]) * 0.5
+    gy = (p[2:, 1:-1] - p[:-2, 1:-1]) * 0.5
+    mag = np.hypot(gx, gy)
+    pos = (np.arctan2(gy, gx) % (2 * np.pi)) * (GRAD_BINS / (2 * np.pi))
+    lo = np.floor(pos).astype(np.int64) % GRAD_BINS
+    frac = pos - np.floor(pos)
+    hi = (lo + 1) % GRAD_BINS
+    out = np.zeros((lum.size, GRAD_BINS), dtype=np.float32)
+    rows = np.arange(lum.size)
+    out[rows, lo.ravel()] = (mag * (1 - frac)).ravel()
+    out[rows, hi.ravel()] = (mag * frac).ravel()  # hi != lo, so no slot is written twice
+    return out
+
+
+def _make_level(pixels: np.ndarray, width: int, height: int, scale: float) -> _Level:
+    lw = max(1, int(round(width * scale)))
+    lh = max(1, int(round(height * scale)))
+    im = Image.fromarray(pixels)
+    if (lw, lh) != im.size:
+        im = im.resize((lw, lh), Image.Resampling.BILINEAR if lw > im.size[0] else Image.Resampling.BOX)
+    lab = srgb_to_oklab(np.asarray(im))
+    return _Level(
+        scale=scale,
+        sx=lw / width,
+        sy=lh / height,
+        color_ii=_integral(lab),
+        grad_ii=_integral(_gradient_bins(lab[..., 0]).reshape(lab.shape[0], lab.shape[1], GRAD_BINS)),
+    )
+
+
+def _edges(start: np.ndarray, length: np.ndarray, cells: int, limit: int) -> np.ndarray:
+    """(N, cells+1) integer cell edges covering [start, start+length), each cell >= 1 px."""
+    t = np.linspace(0.0, 1.0, cells + 1)[None, :]
+    e = np.rint(start[:, None] + length[:, None] * t).astype(np.int64)
+    e = np.clip(e, 0, limit)
+    # keep cells non-empty: push edges apart from the left, then back inside from the right
+    e = np.maximum(e, e[:, :1] + np.arange(cells + 1)[None, :])
+    e = np.minimum(e, limit - (cells - np.arange(cells + 1))[None, :])
+    return np.maximum(e, 0)
+
+
+def _pool(ii: np.ndarray, xs: np.ndarray, ys: np.ndarray, mean: bool) -> np.ndarray:
+    y0, y1 = ys[:, :-1, None], ys[:, 1:, None]
+    x0, x1 = xs[:, None, :-1], xs[:, None, 1:]
+    sums = ii[y1, x1] - ii[y0, x1] - ii[y1, x0] + ii[y0, x0]
+    if not mean:
+        return sums
+    area = np.maximum((y1 - y0) * (x1 - x0), 1)[..., None]
+    return sums / area
+
+
+def _describe_level(level: _Level, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h, w = level.color_ii.shape[0] - 1, level.color_ii.shape[1] - 1
+    x = boxes[:, 0] * level.sx
+    y = boxes[:, 1] * level.sy
+    bw = boxes[:, 2] * level.sx
+    bh = boxes[:, 3] * level.sy
+    cx, cy = _edges(x, bw, COLOR_GRID, w), _edges(y, bh, COLOR_GRID, h)
+    colors = _pool(level.color_ii, cx, cy, mean=True)  # (N, g, g, 3)
+    gx, gy = _edges(x, bw, GRAD_GRID, w), _edges(y, bh, GRAD_GRID, h)
+    grads = _pool(level.grad_ii, gx, gy, mean=True)  # (N, G, G, bins)
+
+    n = boxes.shape[0]
+    lum = colors[..., 0]
+    centred = colors.copy()
+    centred[..., 0] = lum - lum.reshape(n, -1).mean(axis=1)[:, None, None]
+    centred[..., 1:] *= CHROMA_WEIGHT
+    c = centred.reshape(n, -1)
+    g = grads.reshape(n, -1)
+    c_norm = np.linalg.norm(c, axis=1)
+    g_norm = np.linalg.norm(g, axis=1)
+    spread = np.sqrt(colors.reshape(n, -1, 3).var(axis=1).sum(axis=1))
+    info = np.maximum(spread, g_norm / np.sqrt(GRAD_GRID * GRAD_GRID) * 2.0)
+    vec = np.concatenate(
+        [
+            COLOR_WEIGHT * c / np.maximum(c_norm, _COLOR_FLOOR)[:, None],
+            GRAD_WEIGHT * g / np.maximum(g_norm, _GRAD_FLOOR)[:, None],
+        ],
+        axis=1,
+    )
+    vec /= np.maximum(np.linalg.norm(vec, axis=1), 1e-12)[:, None]
+    return vec.astype(np.float32), info.astype(np.float32)
+
+
+def describe_boxes(pixels: np.ndarray, width: int, height: int, boxes: np.ndarray) -> Descriptors:
+    """Describe ``boxes`` of an image.
+
+    ``pixels``: ``(h, w, 3) uint8`` RGB, the image decoded at any scale. ``width``, ``height``:
+    the original size. ``boxes``: ``(N, 4)`` ``x, y, w, h`` in original pixels, inside the image.
+    Boxes of the same size share one resampled level, so tiles are cheap.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if np.any(boxes[:, 2:] <= 0):
+        raise ValueError("boxes must have positive width and height")
+    n = boxes.shape[0]
+    vectors = np.empty((n, DESCRIPTOR_DIM), dtype=np.float32)
+    info = np.empty(n, dtype=np.float32)
+    short = np.minimum(boxes[:, 2], boxes[:, 3])
+    # one level per distinct (rounded) box scale
+    scales = BASE / short
+    keys = np.round(np.log2(scales) * 64).astype(np.int64)
+    for key in np.unique(keys):
+        sel = np.nonzero(keys == key)[0]
+        level = _make_level(pixels, width, height, float(scales[sel].mean()))
+        v, i = _describe_level(level, boxes[sel])
+        vectors[sel] = v
+        info[sel] = i
+    return Descriptors(vectors=vectors, info=info)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Score in [0, 1] of descriptor rows ``a`` against ``b`` (cosine, negatives clipped to 0)."""
+    return np.clip(np.asarray(a, np.float32) @ np.asarray(b, np.float32).T, 0.0, 1.0)
+
+
+#: The 8 dihedral variants, in the order ``np.rot90(P, k)`` then ``np.rot90(np.fliplr(P), k)``.
+DIHEDRAL_NAMES = ("rot0", "rot90", "rot180", "rot270", "flip_rot0", "flip_rot90", "flip_rot180", "flip_rot270")
+
+
+def _bin_map(flip: bool, k: int) -> np.ndarray:
+    """Where each signed-direction bin goes when the image is flipped (lr) then rotated by k*90°.
+
+    Bins are centred on ``b * 360/GRAD_BINS`` degrees of ``atan2(gy, gx)`` with y pointing down.
+    A left-right flip maps angle t to 180 - t; ``np.rot90`` (counter-clockwise on screen) maps
+    t to t - 90 in these y-down coordinates.
+    """
+    b = np.arange(GRAD_BINS)
+    if flip:
+        b = (GRAD_BINS // 2 - b) % GRAD_BINS
+    return (b - k * (GRAD_BINS // 4)) % GRAD_BINS
+
+
+def dihedral_variants(vectors: np.ndarray) -> np.ndarray:
+    """``(N, D)`` descriptors of boxes to ``(8, N, D)``: the descriptors the same boxes would
+    have if their pixels were transformed by each of :data:`DIHEDRAL_NAMES` (up to cell
+    rounding). Index 0 is the input itself."""
+    n = vectors.shape[0]
+    nc = COLOR_GRID * COLOR_GRID * 3
+    colors = vectors[:, :nc].reshape(n, COLOR_GRID, COLOR_GRID, 3)
+    grads = vectors[:, nc:].reshape(n, GRAD_GRID, GRAD_GRID, GRAD_BINS)
+    out = np.empty((8,) + vectors.shape, dtype=vectors.dtype)
+    for i in range(8):
+        flip, k = i >= 4, i % 4
+        c = colors[:, :, ::-1] if flip else colors
+        g = grads[:, :, ::-1] if flip else grads
+        c = np.rot90(c, k, axes=(1, 2))
+        g = np.rot90(g, k, axes=(1, 2))
+        dst = _bin_map(flip, k)
+        g2 = np.empty_like(g)
+        g2[..., dst] = g
+        out[i, :, :nc] = c.reshape(n, -1)
+        out[i, :, nc:] = g2.reshape(n, -1)
+    return out
+
+
+#: The 5 non-identity permutations of the RGB channels.
+CHANNEL_PERMUTATIONS = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
+
+
+def channel_variants(pixels: np.ndarray, width: int, height: int, boxes: np.ndarray) -> np.ndarray:
+    """``(5, N, D)`` descriptors of ``boxes`` with the RGB channels permuted (pixel space)."""
+    return np.stack(
+        [describe_boxes(np.ascontiguousarray(pixels[..., list(p)]), width, height, boxes).vectors
+         for p in CHANNEL_PERMUTATIONS]
+    )
+
+
+def orientation_margin(query_variants: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """How much the upright query beats its best transformed variant on each candidate.
+
+    ``query_variants``: ``(V, D)``, row 0 the upright query, the rest its rotations, mirrors and
+    channel swaps. ``candidates``: ``(M, D)``. Returns ``(M,)``: upright similarity minus the best
+    variant's. Negative means the candidate looks more like a rotated, mirrored or recolored
+    query than like the query itself, so it is not a match.
+    """
+    sims = candidates @ query_variants.T  # (M, V)
+    return sims[:, 0] - sims[:, 1:].max(axis=1)

@@ -1,0 +1,53 @@
+"""Which boxes of an image are indexed: the whole image and overlapping square tiles."""
+
+from __future__ import annotations
+
+__all__ = ["TILE_FRACTIONS", "TILE_STRIDE", "tile_boxes", "query_windows"]
+
+import numpy as np
+
+#: Tile sides as fractions of the image's shorter side (three or more scales, down to 1/4).
+TILE_FRACTIONS = (1.0, 1 / 2, 1 / 3, 1 / 4)
+#: Step between neighbouring tiles, as a fraction of the tile side.
+TILE_STRIDE = 1 / 3
+#: Tiles smaller than this many original pixels are not indexed (too little to see).
+MIN_TILE = 16
+
+
+def _positions(length: int, side: int, step: float) -> np.ndarray:
+    if side >= length:
+        return np.array([0])
+    n = int(np.ceil((length - side) / step)) + 1
+    return np.rint(np.linspace(0, length - side, n)).astype(np.int64)
+
+
+def tile_boxes(width: int, height: int) -> np.ndarray:
+    """``(N, 4) int64`` square tiles ``x, y, w, h`` covering the image at each scale, evenly
+    spread so the first and last tile of each row touch the image's edges. Excludes the whole
+    image itself (a square image's full-size tile is the image)."""
+    short = min(width, height)
+    out = []
+    for f in TILE_FRACTIONS:
+        side = int(round(short * f))
+        if side < MIN_TILE:
+            continue
+        step = max(1.0, side * TILE_STRIDE)
+        xs, ys = _positions(width, side, step), _positions(height, side, step)
+        gx, gy = np.meshgrid(xs, ys)
+        boxes = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, side), np.full(gx.size, side)], 1)
+        out.append(boxes)
+    boxes = np.concatenate(out) if out else np.zeros((0, 4), np.int64)
+    whole = (boxes[:, 2] == width) & (boxes[:, 3] == height)
+    return boxes[~whole]
+
+
+def query_windows(width: int, height: int) -> np.ndarray:
+    """Square windows of a query, to compare with square tiles: the whole query when it is
+    nearly square, else squares of its shorter side slid along the longer one."""
+    short, long_ = min(width, height), max(width, height)
+    if long_ <= short * 1.25:
+        return np.array([[0, 0, width, height]], dtype=np.int64)
+    pos = _positions(long_, short, short / 2)
+    if width >= height:
+        return np.stack([pos, np.zeros_like(pos), np.full_like(pos, short), np.full_like(pos, short)], 1)
+    return np.stack([np.zeros_like(pos), pos, np.full_like(pos, short), np.full_like(pos, short)], 1)

@@ -1,0 +1,201 @@
+"""Search by example: a whole image or a crop against whole images and tiles.
+
+1. Whole-image candidates come from ``images.faiss`` (cosine of descriptors, with a penalty
+   when the aspect ratios differ).
+2. Region candidates come from ``regions.faiss``: the query's square windows are hashed and
+   matched against tile hashes; each candidate image gets a predicted box.
+3. Region candidates are refined with :func:`lookalike.models.find_crop` on the candidate's
+   pixels (exact to the pixel for an unscaled crop) and re-scored with the descriptor of the
+   refined box, so every score means the same thing whatever produced it.
+4. A hit is a ``match`` when its score reaches the threshold and the upright query beats its
+   own rotations, mirrors and channel swaps on that hit (the orientation check).
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_MIN_SCORE", "PreparedQuery", "prepare_query", "Searcher", "aspect_factor"]
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .catalog import Catalog
+from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants, orientation_margin
+from .errors import ImageLoadError, QueryError
+from .gridhash import HASH_BITS, hash_vectors
+from .loading import LoadedImage, load_image
+from .regions import query_windows
+from .results import Box, SearchHit
+
+log = logging.getLogger(__name__)
+
+#: Calibrated on the quality protocol (bench/quality.py): positives score >= 0.94, the
+#: orientation check removes rotated/mirrored/recolored look-alikes.
+DEFAULT_MIN_SCORE = 0.90
+#: A transformed query may beat the upright one by this much before the hit is refused.
+ORIENTATION_TOLERANCE = 0.01
+ASPECT_TOLERANCE = 0.05
+ASPECT_PENALTY = 2.0
+#: Region candidates further than this (bits of HASH_BITS) are not worth refining.
+MAX_REGION_HAMMING = 100
+#: A predicted box covering this share of a candidate is left to the whole-image comparison.
+WHOLE_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    path: str
+    image: LoadedImage
+    vector: np.ndarray  # (D,)
+    variants: np.ndarray  # (V, D): upright first, then dihedral and channel variants
+    windows: np.ndarray  # (n, 4) square windows of the query
+    window_hashes: np.ndarray  # (n, HASH_BITS // 8)
+    info: float
+
+
+def prepare_query(path: str) -> PreparedQuery:
+    """Decode a query at full size and describe it. Bad files raise :class:`QueryError`."""
+    try:
+        img = load_image(path)
+    except ImageLoadError as exc:
+        raise QueryError(f"cannot read query {path}: {exc.reason.value}" + (f" ({exc.detail})" if exc.detail else "")) from None
+    whole = np.array([[0, 0, img.width, img.height]])
+    desc = describe_boxes(img.pixels, img.width, img.height, whole)
+    variants = np.concatenate(
+        [dihedral_variants(desc.vectors)[:, 0], channel_variants(img.pixels, img.width, img.height, whole)[:, 0]]
+    )
+    windows = query_windows(img.width, img.height)
+    wdesc = describe_boxes(img.pixels, img.width, img.height, windows)
+    return PreparedQuery(
+        path=path, image=img, vector=desc.vectors[0], variants=variants, windows=windows,
+        window_hashes=hash_vectors(wdesc.vectors), info=float(desc.info[0]),
+    )
+
+
+def aspect_factor(qw: float, qh: float, cw: float, ch: float) -> float:
+    """1 when aspect ratios agree (within 5%), falling off as they diverge."""
+    d = abs(math.log((qw / qh) / (cw / ch)))
+    return math.exp(-ASPECT_PENALTY * max(0.0, d - ASPECT_TOLERANCE))
+
+
+@dataclass
+class _Candidate:
+    image_id: int
+    score: float
+    box: Box
+    match: bool
+    kind: str
+
+
+class Searcher:
+    """Runs queries against one catalog and its two FAISS indexes."""
+
+    def __init__(self, catalog: Catalog, image_index, region_index) -> None:
+        self.catalog = catalog
+        self.image_index = image_index
+        self.region_index = region_index
+
+    def search(self, q: PreparedQuery, k: int = 10, min_score: float = DEFAULT_MIN_SCORE, refine: bool = True) -> list[SearchHit]:
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        best: dict[int, _Candidate] = {}
+        meta: dict[int, tuple[str, int, int]] = {}
+        for cand in self._whole_image_hits(q, k, min_score, meta):
+            best[cand.image_id] = cand
+        if refine:
+            for cand in self._region_hits(q, k, min_score, meta, best):
+                old = best.get(cand.image_id)
+                if old is None or (cand.match, cand.score) > (old.match, old.score):
+                    best[cand.image_id] = cand
+        ranked = sorted(best.values(), key=lambda c: (-c.score, meta[c.image_id][0]))[:k]
+        return [SearchHit(meta[c.image_id][0], round(float(c.score), 6), c.box, bool(c.match), c.kind) for c in ranked]
+
+    # -- whole images ---------------------------------------------------------------------
+    def _whole_image_hits(self, q: PreparedQuery, k: int, min_score: float, meta: dict) -> list[_Candidate]:
+        n = self.image_index.ntotal
+        if n == 0:
+            return []
+        sims, ids = self.image_index.search(q.vector[None].astype(np.float32), min(n, max(4 * k, 32)))
+        keep = ids[0] >= 0
+        ids, sims = ids[0][keep], sims[0][keep]
+        meta.update(self.catalog.images_by_id(ids.tolist()))
+        vecs = np.stack([self.image_index.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros((0, q.vector.size), np.float32)
+        margins = orientation_margin(q.variants, vecs) if len(ids) else np.zeros(0)
+        out = []
+        for i, s, m in zip(ids.tolist(), sims.tolist(), margins.tolist()):
+            path, w, h, info = meta[i]
+            score = max(0.0, min(1.0, s)) * aspect_factor(q.image.width, q.image.height, w, h)
+            informative = info >= LOW_INFO_THRESHOLD and q.info >= LOW_INFO_THRESHOLD
+            ok = informative and score >= min_score and m >= -ORIENTATION_TOLERANCE
+            out.append(_Candidate(i, score, (0, 0, w, h), ok, "image"))
+        return out
+
+    # -- regions ------------------------------------------------------------------------------
+    def _region_hits(self, q: PreparedQuery, k: int, min_score: float, meta: dict, best: dict[int, _Candidate]) -> list[_Candidate]:
+        n = self.region_index.ntotal
+        if n == 0:
+            return []
+        dist, rids = self.region_index.search(q.window_hashes, min(n, 256))
+        regions = self.catalog.regions_by_id({int(r) for r in rids.ravel() if r >= 0})
+        per_image: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
+        for wi, (drow, rrow) in enumerate(zip(dist, rids)):
+            wx, wy, ws, _ = (float(v) for v in q.windows[wi])
+            for d, r in zip(drow.tolist(), rrow.tolist()):
+                if r < 0 or d > MAX_REGION_HAMMING or r not in regions:
+                    continue
+                image_id, (tx, ty, tw, _) = regions[r]
+                scale = tw / ws
+                pred = (tx - wx * scale, ty - wy * scale, q.image.width * scale, q.image.height * scale)
+                if image_id not in per_image or d < per_image[image_id][0]:
+                    per_image[image_id] = (d, pred)
+        order = sorted(per_image.items(), key=lambda kv: kv[1][0])[: max(k, 6)]
+        meta.update(self.catalog.images_by_id([i for i, _ in order if i not in meta]))
+        out = []
+        for image_id, (_, pred) in order:
+            if image_id not in meta:
+                continue
+            path, w, h, _ = meta[image_id]
+            old = best.get(image_id)
+            if old is not None and old.match:
+                continue
+            if pred[2] * pred[3] >= WHOLE_SHARE * w * h:
+                continue
+            cand = self._refine(q, image_id, path, pred, min_score)
+            if cand is not None:
+                out.append(cand)
+        return out
+
+    def _refine(self, q: PreparedQuery, image_id: int, path: str, pred: tuple[float, float, float, float], min_score: float) -> _Candidate | None:
+        from lookalike.models.crop import find_crop  # torch is only imported when refining
+
+        try:
+            img = load_image(path)
+        except ImageLoadError as exc:
+            log.warning("cannot refine against %s: %s", path, exc)
+            return None
+        est = pred[2] / q.image.width * (img.pixels.shape[1] / img.width)
+        scales = {round(est * f, 4) for f in (0.8, 0.9, 1.0, 1.1, 1.25)}
+        if 0.7 <= est <= 1.45:
+            scales.add(1.0)
+        qh, qw = q.image.pixels.shape[:2]
+        H, W = img.pixels.shape[:2]
+        scales = sorted(s for s in scales if qh * s <= H and qw * s <= W and min(qh, qw) * s >= 8)
+        if not scales:
+            return None
+        match = find_crop(img.pixels, q.image.pixels, top_k=1, scales=scales)[0]
+        inv = img.width / img.pixels.shape[1]
+        x, y, bw, bh = match.box
+        box = (int(round(x * inv)), int(round(y * inv)), max(1, int(round(bw * inv))), max(1, int(round(bh * inv))))
+        desc = describe_boxes(img.pixels, img.width, img.height, np.array([box]))
+        score = float(np.clip(desc.vectors[0] @ q.vector, 0.0, 1.0))
+        margin = float(orientation_margin(q.variants, desc.vectors)[0])
+        informative = not desc.low_info[0] and q.info >= LOW_INFO_THRESHOLD
+        ok = informative and score >= min_score and margin >= -ORIENTATION_TOLERANCE
+        return _Candidate(image_id, score, box, ok, "region")
+
+
+def hamming_to_score(d: float) -> float:
+    """Cosine similarity estimated from a Hamming distance of SimHash bits."""
+    return max(0.0, math.cos(math.pi * d / HASH_BITS))

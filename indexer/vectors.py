@@ -1,0 +1,125 @@
+"""Derived FAISS files: built from the catalog, written atomically, verified on open.
+
+``images.faiss`` holds whole-image descriptors (inner product = cosine); ``regions.faiss``
+holds the binary hashes of searchable tiles (Hamming). Both are exact (flat) up to a size
+threshold and approximate (HNSW) beyond it. Nothing here is a source of truth: any file can
+be deleted and rebuilt from SQLite.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APPROXIMATE_IMAGES",
+    "APPROXIMATE_REGIONS",
+    "build_image_index",
+    "build_region_index",
+    "write_index_file",
+    "read_index_file",
+    "checksum",
+]
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .errors import IndexCorruptError
+
+log = logging.getLogger(__name__)
+
+#: Beyond this many whole images, ``images.faiss`` is HNSW instead of flat.
+APPROXIMATE_IMAGES = 200_000
+#: Beyond this many searchable tiles, ``regions.faiss`` is binary HNSW instead of flat.
+APPROXIMATE_REGIONS = 3_000_000
+HNSW_NEIGHBOURS = 32
+HNSW_EF_SEARCH = 128
+
+
+def build_image_index(ids: np.ndarray, vectors: np.ndarray, dim: int, approximate_above: int = APPROXIMATE_IMAGES) -> faiss.Index:
+    """An ID-mapped inner-product index over ``vectors`` ``(N, dim) float32`` (unit rows)."""
+    if len(ids) > approximate_above:
+        base = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        base.hnsw.efConstruction = 80
+        base.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        base = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIDMap2(base)
+    if len(ids):
+        index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
+    return index
+
+
+def build_region_index(ids: np.ndarray, hashes: np.ndarray, bits: int, approximate_above: int = APPROXIMATE_REGIONS) -> faiss.IndexBinary:
+    """An ID-mapped Hamming index over ``hashes`` ``(R, bits // 8) uint8``."""
+    if len(ids) > approximate_above:
+        base = faiss.IndexBinaryHNSW(bits, HNSW_NEIGHBOURS)
+        base.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        base = faiss.IndexBinaryFlat(bits)
+    index = faiss.IndexBinaryIDMap2(base)
+    if len(ids):
+        index.add_with_ids(np.ascontiguousarray(hashes, np.uint8), np.ascontiguousarray(ids, np.int64))
+    return index
+
+
+def is_approximate(index: faiss.Index | faiss.IndexBinary) -> bool:
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else None
+    if inner is None:
+        inner = faiss.downcast_IndexBinary(index.index)
+    return "HNSW" in type(inner).__name__
+
+
+def set_ef_search(index: faiss.Index | faiss.IndexBinary, ef: int) -> None:
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else faiss.downcast_IndexBinary(index.index)
+    if hasattr(inner, "hnsw"):
+        inner.hnsw.efSearch = ef
+
+
+def checksum(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def _serialize(index: faiss.Index | faiss.IndexBinary) -> bytes:
+    if isinstance(index, faiss.IndexBinary):
+        return faiss.serialize_index_binary(index).tobytes()
+    return faiss.serialize_index(index).tobytes()
+
+
+def write_index_file(index: faiss.Index | faiss.IndexBinary, path: Path) -> str:
+    """Write ``index`` to ``path`` atomically (temp file, fsync, rename, fsync dir); returns its
+    checksum, to be recorded in the catalog."""
+    data = _serialize(index)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return checksum(data)
+
+
+def read_index_file(path: Path, expected_checksum: str, binary: bool) -> faiss.Index | faiss.IndexBinary:
+    """Read a derived index, refusing it unless its checksum is the recorded one."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if checksum(data) != expected_checksum:
+        raise IndexCorruptError(f"{path} does not match its recorded checksum")
+    arr = np.frombuffer(data, dtype=np.uint8)
+    try:
+        index = faiss.deserialize_index_binary(arr) if binary else faiss.deserialize_index(arr)
+    except RuntimeError as exc:
+        raise IndexCorruptError(f"{path} is not a readable FAISS index: {exc}") from None
+    if not binary:
+        set_ef_search(index, HNSW_EF_SEARCH)
+    return index

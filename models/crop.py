@@ -1,0 +1,216 @@
+"""find-crop: where in an image does a crop come from?
+
+Zero-mean normalised cross-correlation over all color channels (the measure of OpenCV's
+``TM_CCOEFF_NORMED``), computed as in Lewis' fast NCC: the numerator by FFT (or by direct
+convolution for tiny crops) and the window statistics from integral images, in float64.
+Large images are searched coarse-to-fine: a pyramid level finds candidate peaks, which are
+then confirmed at full resolution in a small neighbourhood.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CropMatch", "find_crop", "ncc_map", "FindCrop"]
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_FLAT = 1e-9  # variance (per pixel, [0, 1] units) below which a window or crop is flat
+_COARSE_MIN_SIDE = 12  # a crop is not shrunk below this many pixels on its shorter side
+
+
+@dataclass(frozen=True)
+class CropMatch:
+    """One occurrence: ``box`` is ``(x, y, w, h)`` in image pixels, ``score`` the NCC in
+    [-1, 1] (1 = identical up to brightness and contrast), ``scale`` crop-to-image size."""
+
+    box: tuple[int, int, int, int]
+    score: float
+    scale: float
+
+
+def _as_chw(x: np.ndarray | torch.Tensor, device: torch.device | str | None, name: str) -> torch.Tensor:
+    """Accept ``(H, W, 3) uint8`` / ``(H, W)`` numpy or ``(C, H, W)`` float tensors in [0, 1]."""
+    if isinstance(x, np.ndarray):
+        if x.ndim == 2:
+            x = x[:, :, None]
+        if x.ndim != 3:
+            raise ValueError(f"{name}: expected (H, W) or (H, W, C), got shape {x.shape}")
+        t = torch.from_numpy(np.array(x, copy=True, order="C")).permute(2, 0, 1)
+        t = t.to(torch.float64) / 255.0 if x.dtype == np.uint8 else t.to(torch.float64)
+    elif isinstance(x, torch.Tensor):
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim != 3:
+            raise ValueError(f"{name}: expected (C, H, W), got shape {tuple(x.shape)}")
+        t = x.to(torch.float64) / 255.0 if x.dtype == torch.uint8 else x.to(torch.float64)
+    else:
+        raise TypeError(f"{name}: expected a numpy array or a torch tensor, got {type(x).__name__}")
+    if t.shape[1] == 0 or t.shape[2] == 0:
+        raise ValueError(f"{name} is empty")
+    return t.to(device) if device is not None else t
+
+
+def _window_sums(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Sums of every h x w window of ``x`` (C, H, W) from an integral image: (C, H-h+1, W-w+1)."""
+    ii = F.pad(x.cumsum(1).cumsum(2), (1, 0, 1, 0))
+    return ii[:, h:, w:] - ii[:, :-h, w:] - ii[:, h:, :-w] + ii[:, :-h, :-w]
+
+
+def _correlate(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Valid cross-correlation of (C, H, W) with (C, h, w), summed over channels."""
+    c, H, W = image.shape
+    _, h, w = kernel.shape
+    if h * w <= 8 * math.log2(max(H * W, 2)):
+        return F.conv2d(image[None], kernel[None])[0, 0]
+    fi = torch.fft.rfft2(image, s=(H, W))
+    fk = torch.fft.rfft2(torch.flip(kernel, (1, 2)), s=(H, W))
+    full = torch.fft.irfft2((fi * fk).sum(0), s=(H, W))
+    return full[h - 1:, w - 1:]
+
+
+def ncc_map(image: torch.Tensor, crop: torch.Tensor) -> torch.Tensor:
+    """Zero-mean NCC of ``crop`` ``(C, h, w)`` at every valid position of ``image`` ``(C, H, W)``.
+
+    Returns ``(H - h + 1, W - w + 1) float64`` in [-1, 1]. Flat windows or a flat crop never
+    divide by zero: where both are flat the score is ``1 - |mean difference|`` (so equal flat
+    colors score 1), where only one is flat it is 0.
+    """
+    if image.shape[0] != crop.shape[0]:
+        raise ValueError(f"image has {image.shape[0]} channels, crop has {crop.shape[0]}")
+    _, h, w = crop.shape
+    if h > image.shape[1] or w > image.shape[2]:
+        raise ValueError(f"crop {w}x{h} is larger than the image {image.shape[2]}x{image.shape[1]}")
+    n = h * w
+    t_mean = crop.mean(dim=(1, 2), keepdim=True)
+    t0 = crop - t_mean
+    t_var = float((t0 * t0).sum())
+    s1 = _window_sums(image, h, w)
+    s2 = _window_sums(image * image, h, w)
+    i_var = (s2 - s1 * s1 / n).sum(0).clamp_min(0)
+    num = _correlate(image, t0)
+    flat_t = t_var <= _FLAT * n * crop.shape[0]
+    flat_i = i_var <= _FLAT * n * crop.shape[0]
+    denom = torch.sqrt(i_var * t_var)
+    score = torch.where(flat_i | flat_t, torch.zeros_like(num), num / denom.clamp_min(1e-30))
+    if flat_t:
+        diff = (s1 / n - t_mean.reshape(-1, 1, 1)).abs().mean(0)
+        score = torch.where(flat_i, 1.0 - diff, score)
+    return score.clamp(-1.0, 1.0)
+
+
+def _peaks(score: torch.Tensor, k: int, radius_y: int, radius_x: int) -> list[tuple[int, int, float]]:
+    """Top ``k`` maxima, each suppressing a (2r+1) neighbourhood (greedy non-maximum suppression)."""
+    s = score.clone()
+    out = []
+    for _ in range(k):
+        flat = int(torch.argmax(s))
+        y, x = divmod(flat, s.shape[1])
+        v = float(s[y, x])
+        if v == -math.inf:
+            break
+        out.append((y, x, v))
+        s[max(0, y - radius_y): y + radius_y + 1, max(0, x - radius_x): x + radius_x + 1] = -math.inf
+    return out
+
+
+def _resize(t: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    if (h, w) == tuple(t.shape[1:]):
+        return t
+    return F.interpolate(t[None], size=(h, w), mode="bilinear", antialias=True, align_corners=False)[0]
+
+
+def _search_one_scale(image: torch.Tensor, crop: torch.Tensor, top_k: int, coarse: bool) -> list[tuple[int, int, float]]:
+    _, H, W = image.shape
+    _, h, w = crop.shape
+    ry, rx = max(1, h // 2), max(1, w // 2)
+    f = 1
+    if coarse:
+        while min(h, w) // (f * 2) >= _COARSE_MIN_SIDE and f < 16:
+            f *= 2
+    if f == 1:
+        return _peaks(ncc_map(image, crop), top_k, ry, rx)
+    small_img = F.avg_pool2d(image[None], f, ceil_mode=False)[0]
+    small_crop = F.avg_pool2d(crop[None], f, ceil_mode=False)[0]
+    coarse_peaks = _peaks(ncc_map(small_img, small_crop), max(3, 2 * top_k), max(1, ry // f), max(1, rx // f))
+    refined = []
+    for cy, cx, _ in coarse_peaks:
+        y0, x0 = max(0, cy * f - 2 * f), max(0, cx * f - 2 * f)
+        y1, x1 = min(H - h, cy * f + 2 * f), min(W - w, cx * f + 2 * f)
+        local = ncc_map(image[:, y0:y1 + h, x0:x1 + w], crop)
+        ly, lx = divmod(int(torch.argmax(local)), local.shape[1])
+        refined.append((y0 + ly, x0 + lx, float(local[ly, lx])))
+    refined.sort(key=lambda p: -p[2])
+    kept: list[tuple[int, int, float]] = []
+    for p in refined:
+        if all(abs(p[0] - q[0]) > ry or abs(p[1] - q[1]) > rx for q in kept):
+            kept.append(p)
+    return kept[:top_k]
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def find_crop(
+    image: np.ndarray | torch.Tensor,
+    crop: np.ndarray | torch.Tensor,
+    top_k: int = 1,
+    scales: Sequence[float] | None = None,
+    coarse_to_fine: bool = True,
+    device: torch.device | str | None = None,
+) -> list[CropMatch]:
+    """Find where ``crop`` occurs in ``image``.
+
+    ``image``, ``crop``: ``(H, W, 3) uint8`` numpy arrays, or ``(C, H, W)`` tensors (uint8, or
+    float in [0, 1]); same channel count. ``scales``: sizes of the crop in the image relative to
+    its own size (default ``[1.0]``: an unscaled crop, found to the exact pixel). Returns up to
+    ``top_k`` :class:`CropMatch` best first, peaks at least half a crop apart.
+    Raises ``ValueError`` when the crop is larger than the image at every scale.
+    """
+    if top_k < 1:
+        raise ValueError("top_k must be at least 1")
+    img = _as_chw(image, device, "image")
+    tpl = _as_chw(crop, img.device, "crop")
+    if img.shape[0] != tpl.shape[0]:
+        raise ValueError(f"image has {img.shape[0]} channels, crop has {tpl.shape[0]}")
+    scales = [1.0] if scales is None else [float(s) for s in scales]
+    if not scales or any(s <= 0 for s in scales):
+        raise ValueError("scales must be positive")
+    _, H, W = img.shape
+    found: list[CropMatch] = []
+    for s in scales:
+        h, w = max(1, round(tpl.shape[1] * s)), max(1, round(tpl.shape[2] * s))
+        if h > H or w > W:
+            continue
+        for y, x, v in _search_one_scale(img, _resize(tpl, h, w), top_k, coarse_to_fine):
+            found.append(CropMatch(box=(x, y, w, h), score=v, scale=s))
+    if not found:
+        raise ValueError(
+            f"crop {tpl.shape[2]}x{tpl.shape[1]} is larger than the image {W}x{H} at every scale searched"
+        )
+    found.sort(key=lambda m: -m.score)
+    kept: list[CropMatch] = []
+    for m in found:
+        if all(_iou(m.box, k.box) < 0.5 for k in kept):
+            kept.append(m)
+    return kept[:top_k]
+
+
+class FindCrop(torch.nn.Module):
+    """Module form of :func:`find_crop` with fixed ``top_k`` and ``scales``."""
+
+    def __init__(self, top_k: int = 1, scales: Sequence[float] | None = None) -> None:
+        super().__init__()
+        self.top_k = top_k
+        self.scales = scales
+
+    def forward(self, image: torch.Tensor, crop: torch.Tensor) -> list[CropMatch]:  # type: ignore[override]
+        return find_crop(image, crop, top_k=self.top_k, scales=self.scales)
