@@ -48,11 +48,19 @@ def describe_file(file: ScannedFile, max_pixels: int = DEFAULT_MAX_PIXELS) -> De
         img = load_image(file.path, min_side=DECODE_MIN_SIDE, max_pixels=max_pixels)
     except ImageLoadError as exc:
         return DescribeOutcome(file, reason=exc.reason.value, detail=exc.detail)
+    try:
+        return DescribeOutcome(file, record=_record(file, img))
+    except Exception as exc:  # a bug or an odd image costs this file, not the batch
+        log.exception("cannot describe %s", file.path)
+        return DescribeOutcome(file, reason=SkipReason.UNREADABLE.value, detail=f"cannot describe: {exc}")
+
+
+def _record(file: ScannedFile, img) -> ImageRecord:
     whole = np.array([[0, 0, img.width, img.height]], dtype=np.int64)
     tiles = tile_boxes(img.width, img.height)
     desc = describe_boxes(img.pixels, img.width, img.height, np.concatenate([whole, tiles]))
     hashes = hash_vectors(desc.vectors)
-    record = ImageRecord(
+    return ImageRecord(
         path=file.path,
         size=file.size,
         mtime_ns=file.mtime_ns,
@@ -66,7 +74,6 @@ def describe_file(file: ScannedFile, max_pixels: int = DEFAULT_MAX_PIXELS) -> De
         region_info=desc.info[1:],
         region_low_info=desc.low_info[1:],
     )
-    return DescribeOutcome(file, record=record)
 
 
 def _describe_chunk(files: list[ScannedFile], max_pixels: int) -> list[DescribeOutcome]:

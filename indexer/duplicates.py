@@ -110,3 +110,56 @@ def duplicate_regions(
                     best[key] = (d, a, b)
     out = [(int(region_ids[a]), int(region_ids[b]), math.cos(math.pi * d / HASH_BITS)) for d, a, b in best.values()]
     return sorted(out, key=lambda t: -t[2])
+
+
+#: Aligned pixels of two duplicate regions must correlate at least this much (NCC).
+REGION_MIN_NCC = 0.7
+
+
+def confirm_region_pair(
+    pix_a: np.ndarray, size_a: tuple[int, int], box_a: tuple[int, int, int, int],
+    pix_b: np.ndarray, size_b: tuple[int, int], box_b: tuple[int, int, int, int],
+) -> tuple[tuple[int, int, int, int], float] | None:
+    """Check a candidate pair of tiles on pixels. The central part of ``box_a`` is located in
+    a neighbourhood of ``box_b`` by NCC (tiles of two images sit on different grids), and the
+    aligned box is scored with the descriptor. Returns ``(aligned box in b, score)``, or None
+    when the pixels do not agree. ``pix_*`` are decoded pixels of images of original ``size_*``."""
+    from lookalike.models.crop import find_crop  # torch only when confirming
+
+    from .descriptor import describe_boxes
+
+    sa = pix_a.shape[1] / size_a[0]
+    sb = pix_b.shape[1] / size_b[0]
+    ax, ay, aw, ah = box_a
+    inner = 0.15
+    ia = pix_a[int(round((ay + ah * inner) * sa)): int(round((ay + ah * (1 - inner)) * sa)),
+               int(round((ax + aw * inner) * sa)): int(round((ax + aw * (1 - inner)) * sa))]
+    bx, by, bw, bh = box_b
+    scale = (bw / aw) * (sb / sa)
+    pad = 0.35
+    x0, y0 = max(0, int((bx - bw * pad) * sb)), max(0, int((by - bh * pad) * sb))
+    x1 = min(pix_b.shape[1], int(np.ceil((bx + bw * (1 + pad)) * sb)))
+    y1 = min(pix_b.shape[0], int(np.ceil((by + bh * (1 + pad)) * sb)))
+    region = pix_b[y0:y1, x0:x1]
+    if ia.size == 0 or region.size == 0:
+        return None
+    try:
+        m = find_crop(region, ia, top_k=1, scales=[scale])[0]
+    except ValueError:
+        return None
+    if m.score < REGION_MIN_NCC:
+        return None
+    # map the inner crop's position back to the full tile, in b's original pixels
+    mx, my, mw, mh = m.box
+    full_w, full_h = mw / (1 - 2 * inner), mh / (1 - 2 * inner)
+    fx = (x0 + mx - full_w * inner) / sb
+    fy = (y0 + my - full_h * inner) / sb
+    fw, fh = full_w / sb, full_h / sb
+    fx, fy = max(0.0, fx), max(0.0, fy)
+    fw, fh = min(fw, size_b[0] - fx), min(fh, size_b[1] - fy)
+    aligned = (int(round(fx)), int(round(fy)), max(1, int(round(fw))), max(1, int(round(fh))))
+    da = describe_boxes(pix_a, size_a[0], size_a[1], np.array([box_a]))
+    db = describe_boxes(pix_b, size_b[0], size_b[1], np.array([aligned]))
+    if da.low_info[0] or db.low_info[0]:
+        return None
+    return aligned, float(np.clip(da.vectors[0] @ db.vectors[0], 0.0, 1.0))

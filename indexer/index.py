@@ -15,10 +15,10 @@ import numpy as np
 from .catalog import CATALOG_NAME, Catalog, ImageRecord
 from .describing import describe_files
 from .descriptor import DESCRIPTOR_DIM, DESCRIPTOR_VERSION
-from .duplicates import REGION_MIN_FRACTION, duplicate_groups, duplicate_regions
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError
+from .duplicates import REGION_MIN_FRACTION, confirm_region_pair, duplicate_groups, duplicate_regions
+from .errors import ImageLoadError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError
 from .gridhash import HASH_BITS
-from .loading import DEFAULT_MAX_PIXELS
+from .loading import DEFAULT_MAX_PIXELS, load_image
 from .locking import WriteLock
 from .results import (
     DuplicateReport, IndexInfo, IndexReport, RegionPair, RegionRef, SearchHit, SkippedFile, VerifyReport,
@@ -255,12 +255,22 @@ class Index:
             )
             box_of = dict(zip(rids.tolist(), (tuple(int(v) for v in b) for b in boxes)))
             owner_of = dict(zip(rids.tolist(), owners.tolist()))
-            for ra, rb, s in found:
-                a = RegionRef(meta[owner_of[ra]][0], box_of[ra])
-                b = RegionRef(meta[owner_of[rb]][0], box_of[rb])
+            pixels = _PixelCache()
+            for ra, rb, _ in found:
+                ia, ib = owner_of[ra], owner_of[rb]
+                pa, pb = pixels.get(meta[ia][0]), pixels.get(meta[ib][0])
+                if pa is None or pb is None:
+                    continue
+                size_a, size_b = (meta[ia][1], meta[ia][2]), (meta[ib][1], meta[ib][2])
+                confirmed = confirm_region_pair(pa, size_a, box_of[ra], pb, size_b, box_of[rb])
+                if confirmed is None or confirmed[1] < threshold:
+                    continue
+                a = RegionRef(meta[ia][0], box_of[ra])
+                b = RegionRef(meta[ib][0], confirmed[0])
                 if (a.path, a.box) > (b.path, b.box):
                     a, b = b, a
-                pairs.append(RegionPair(a, b, round(float(s), 6)))
+                pairs.append(RegionPair(a, b, round(confirmed[1], 6)))
+            pairs.sort(key=lambda p: (-p.score, p.a.path, p.b.path))
         return DuplicateReport(groups=groups, regions=pairs)
 
     def _coarse_region_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -332,3 +342,23 @@ class Index:
                         problems.append(f"{name}: vector {int(want_ids[j])} differs from the catalog")
                         break
         return VerifyReport(ok=not problems, problems=problems)
+
+
+class _PixelCache:
+    """Decoded pixels of the last few images, for confirming region pairs."""
+
+    def __init__(self, size: int = 64, min_side: int = 256) -> None:
+        self.size = size
+        self.min_side = min_side
+        self._items: dict[str, np.ndarray | None] = {}
+
+    def get(self, path: str) -> np.ndarray | None:
+        if path not in self._items:
+            if len(self._items) >= self.size:
+                self._items.pop(next(iter(self._items)))
+            try:
+                self._items[path] = load_image(path, min_side=self.min_side).pixels
+            except ImageLoadError as exc:
+                log.warning("cannot confirm regions of %s: %s", path, exc)
+                self._items[path] = None
+        return self._items[path]

@@ -23,10 +23,10 @@ from .errors import ImageLoadError, SkipReason
 log = logging.getLogger(__name__)
 
 #: Formats Pillow may open (the allow-list): nothing else is even tried.
-ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "TGA", "MPO")
+ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "TGA")
 SUPPORTED_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
-     ".pbm", ".pnm", ".tga", ".mpo"}
+     ".pbm", ".pnm", ".tga"}
 )
 #: Refuse images with more pixels than this (decompression bombs). 100 megapixels.
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -126,7 +126,7 @@ def load_image(
         raise ImageLoadError(str(p), SkipReason.TOO_LARGE, str(exc)) from None
     except UnidentifiedImageError:
         raise ImageLoadError(str(p), SkipReason.UNSUPPORTED, "not an image of a supported format") from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+    except Exception as exc:  # any decoder failure is this file's problem, never the batch's
         text = str(exc)
         reason = SkipReason.TRUNCATED if "truncat" in text.lower() or isinstance(exc, EOFError) else SkipReason.UNREADABLE
         raise ImageLoadError(str(p), reason, text or type(exc).__name__) from None

@@ -176,9 +176,10 @@ class Searcher:
             log.warning("cannot refine against %s: %s", path, exc)
             return None
         est = pred[2] / q.image.width * (img.pixels.shape[1] / img.width)
-        scales = {round(est * f, 4) for f in (0.8, 0.9, 1.0, 1.1, 1.25)}
-        if 0.7 <= est <= 1.45:
-            scales.add(1.0)
+        # tiles come in steps of 4/3 to 2, so the estimate is within about 30%; an unscaled
+        # crop (scale 1.0, the common case) is always tried so its box is exact
+        scales = {round(est * f, 4) for f in (0.7, 0.8, 0.9, 1.0, 1.12, 1.25, 1.4)}
+        scales.add(1.0)
         qh, qw = q.image.pixels.shape[:2]
         H, W = img.pixels.shape[:2]
         scales = sorted(s for s in scales if qh * s <= H and qw * s <= W and min(qh, qw) * s >= 8)

@@ -1,0 +1,52 @@
+"""`lookalike info`, `rebuild`, `verify`: look after an index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lookalike.indexer import Index
+
+from .common import IndexOption, JsonOption, handle_errors, index_dir, print_json
+
+
+@handle_errors
+def info_command(index: Path | None = IndexOption, json_out: bool = JsonOption) -> None:
+    """Show what an index holds: images, regions, skipped files, how it is searched."""
+    with Index.open(index_dir(index)) as ix:
+        info = ix.info()
+    if json_out:
+        print_json(info)
+        return
+    typer.echo(f"index       {info.directory}")
+    typer.echo(f"images      {info.images}")
+    typer.echo(f"regions     {info.regions} ({info.searchable_regions} searchable, the rest near-uniform)")
+    typer.echo(f"skipped     {info.skipped}")
+    typer.echo(f"descriptor  {info.descriptor}")
+    typer.echo(f"vectors     images: {info.image_index}, regions: {info.region_index} (generation {info.generation})")
+
+
+@handle_errors
+def rebuild_command(index: Path | None = IndexOption, json_out: bool = JsonOption) -> None:
+    """Recreate the FAISS files from the SQLite catalog (the source of truth)."""
+    with Index.open(index_dir(index)) as ix:
+        ix.rebuild()
+        info = ix.info()
+    if json_out:
+        print_json({"rebuilt": True, "images": info.images, "regions": info.searchable_regions})
+    else:
+        typer.echo(f"rebuilt: {info.images} images, {info.searchable_regions} regions")
+
+
+@handle_errors
+def verify_command(index: Path | None = IndexOption, json_out: bool = JsonOption) -> None:
+    """Check the catalog and that the FAISS files match it exactly. Exit 1 on any mismatch."""
+    with Index.open(index_dir(index)) as ix:
+        report = ix.verify()
+    if json_out:
+        print_json(report)
+    else:
+        typer.echo("ok" if report.ok else "\n".join(f"problem: {p}" for p in report.problems))
+    if not report.ok:
+        raise typer.Exit(1)

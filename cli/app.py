@@ -1,0 +1,42 @@
+"""The `lookalike` command. Each command parses, calls one library function, formats."""
+
+from __future__ import annotations
+
+import typer
+
+from .admin_cmd import info_command, rebuild_command, verify_command
+from .common import setup_logging
+from .dupes_cmd import dupes_command
+from .index_cmd import index_command
+from .search_cmd import search_command
+
+app = typer.Typer(
+    name="lookalike",
+    help="Find images, and parts of images, that look alike at a glance: same colors in the same places.\n\n"
+         "Start with `lookalike index PHOTOS/`, then `lookalike search QUERY.jpg`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens.")) -> None:
+    setup_logging(verbose)
+
+
+app.command("index")(index_command)
+app.command("search")(search_command)
+app.command("dupes")(dupes_command)
+app.command("info")(info_command)
+app.command("rebuild")(rebuild_command)
+app.command("verify")(verify_command)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

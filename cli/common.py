@@ -1,0 +1,99 @@
+"""Shared pieces of the CLI: the index location, errors as one-line messages, JSON, progress."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+import typer
+
+from lookalike.indexer.errors import LookalikeError
+
+DEFAULT_INDEX = "lookalike-index"
+INDEX_ENV = "LOOKALIKE_INDEX"
+
+IndexOption = typer.Option(
+    None, "--index", "-i", metavar="DIR",
+    help=f"Index folder. Default: ${INDEX_ENV}, else ./{DEFAULT_INDEX}.", show_default=False,
+)
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def index_dir(option: Path | None) -> Path:
+    if option is not None:
+        return option
+    return Path(os.environ.get(INDEX_ENV) or DEFAULT_INDEX)
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn lookalike's typed errors into a one-line message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LookalikeError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise typer.Exit(0) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def to_jsonable(obj: Any) -> Any:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {k: to_jsonable(v) for k, v in asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(obj), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback ``(done, total)``: a bar on an interactive terminal, silent otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    state: dict[str, Any] = {"bar": None, "done": 0}
+    try:
+        def update(done: int, total: int) -> None:
+            if state["bar"] is None:
+                state["bar"] = typer.progressbar(length=max(total, 1), label=label, file=sys.stderr,
+                                                 show_pos=True, show_eta=True)
+                state["bar"].__enter__()
+            state["bar"].update(done - state["done"])
+            state["done"] = done
+
+        yield update
+    finally:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s",
+                        stream=sys.stderr)

@@ -1,0 +1,40 @@
+"""`lookalike index`: add folders of images to an index (or bring it up to date)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lookalike.indexer import Index
+
+from .common import IndexOption, JsonOption, handle_errors, index_dir, print_json, progress_bar
+
+
+@handle_errors
+def index_command(
+    paths: list[Path] = typer.Argument(..., help="Image files or folders (searched recursively).", show_default=False),
+    index: Path | None = IndexOption,
+    workers: int = typer.Option(0, "--workers", "-w", help="Processes that decode images (0: one per CPU)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Index images: new files are added, changed ones re-described, vanished ones dropped.
+
+    Every image is described whole and as overlapping tiles at four scales, so later searches
+    find crops and shared regions too. Unreadable files are skipped and listed with a reason.
+    Re-run it any time; an interrupted run resumes where it stopped.
+    """
+    with Index.open(index_dir(index), create=True) as ix:
+        with progress_bar("indexing", not json_out) as progress:
+            report = ix.add(paths, progress=progress, workers=workers or None)
+    if json_out:
+        print_json({
+            "added": report.added, "updated": report.updated, "removed": report.removed,
+            "unchanged": report.unchanged,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+        })
+        return
+    typer.echo(f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+               f"{report.unchanged} unchanged, {len(report.skipped)} skipped")
+    for s in report.skipped:
+        typer.echo(f"  skipped {s.path}: {s.reason}" + (f" ({s.detail})" if s.detail else ""))

@@ -1,0 +1,58 @@
+"""`lookalike search`: find indexed images (and regions) that look like a query."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lookalike.indexer import Index, LookalikeError
+
+from .common import IndexOption, JsonOption, handle_errors, index_dir, print_json
+
+
+@handle_errors
+def search_command(
+    queries: list[Path] = typer.Argument(..., help="Query images: whole pictures or small crops.", show_default=False),
+    index: Path | None = IndexOption,
+    k: int = typer.Option(5, "-k", "--top", min=1, help="Hits per query."),
+    min_score: float | None = typer.Option(
+        None, "--min-score", min=0.0, max=1.0,
+        help="Score a hit needs to count as a match (default: the calibrated 0.90).", show_default=False,
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """Search by example. Each indexed image appears at most once, with the box where it
+    resembles the query (the whole image, or the region a crop came from) and a score in [0, 1].
+
+    A hit is a match when the score reaches --min-score and the query is not merely a rotated,
+    mirrored or channel-swapped version of it. With --json, one line per query:
+    {"query": ..., "hits": [{"path", "score", "match", "box": [x, y, w, h]}]}.
+    """
+    failures = 0
+    with Index.open(index_dir(index)) as ix:
+        for q in queries:
+            try:
+                hits = ix.search(q, k=k, min_score=min_score)
+            except LookalikeError as exc:
+                failures += 1
+                if json_out:
+                    print_json({"query": str(q.resolve()), "hits": [], "error": str(exc)})
+                else:
+                    typer.echo(f"error: {exc}", err=True)
+                continue
+            if json_out:
+                print_json({
+                    "query": str(q.resolve()),
+                    "hits": [{"path": h.path, "score": h.score, "match": h.match, "box": list(h.box)} for h in hits],
+                })
+                continue
+            typer.echo(f"{q}:")
+            if not hits:
+                typer.echo("  (index is empty)")
+            for rank, h in enumerate(hits, 1):
+                flag = "match" if h.match else "     "
+                x, y, w, hh = h.box
+                typer.echo(f"  {rank:2d}. {h.score:.3f} {flag}  {h.path}  box {x},{y} {w}x{hh} ({h.kind})")
+    if failures:
+        raise typer.Exit(1)

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lookalike.indexer import (
+    Index, IndexLockedError, IndexNotFoundError, QueryError, SearchHit,
+)
+from lookalike.indexer.index import IMAGE_VECTORS, REGION_VECTORS
+from lookalike.indexer.locking import WriteLock
+
+
+def test_add_search_and_update_cycle(tmp_path, photo_dir):
+    idx_dir = tmp_path / "ix"
+    with Index.open(idx_dir, create=True) as ix:
+        r = ix.add([photo_dir], workers=1)
+        assert (r.added, r.updated, r.removed, r.unchanged) == (10, 0, 0, 0)
+        assert [(os.path.basename(s.path), s.reason) for s in r.skipped] == [("bad.jpg", "unsupported-format")]
+        info = ix.info()
+        assert info.images == 10 and info.regions > 100
+
+        hits = ix.search(photo_dir / "s1_small.jpg", k=3)
+        assert isinstance(hits[0], SearchHit)
+        names = [os.path.basename(h.path) for h in hits]
+        assert names[0] == "s1_small.jpg" and names[1] == "s1.jpg"
+        assert hits[0].match and hits[1].match
+        assert hits[1].box == (0, 0, 240, 320)
+        assert all(0 <= h.score <= 1 for h in hits)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        assert len({h.path for h in hits}) == len(hits)
+
+        # the mirrored copy resembles s2 but is not a match
+        hits = ix.search(photo_dir / "s2_mirror.jpg", k=3)
+        s2 = [h for h in hits if os.path.basename(h.path) == "s2.jpg"]
+        assert not s2 or not s2[0].match
+
+        # unchanged re-run, then a change, an addition and a removal
+        assert ix.add([photo_dir], workers=1).unchanged == 10
+        time.sleep(0.01)
+        Image.open(photo_dir / "s3.jpg").transpose(Image.Transpose.ROTATE_180).save(photo_dir / "s3.jpg")
+        (photo_dir / "s4.jpg").unlink()
+        Image.open(photo_dir / "s5.jpg").save(photo_dir / "new.png")
+        r = ix.add([photo_dir], workers=1)
+        assert (r.added, r.updated, r.removed, r.unchanged) == (1, 1, 1, 8)
+        assert ix.info().images == 10
+        assert ix.verify().ok
+
+
+def test_crop_query_box_is_exact(tmp_path, photo_dir):
+    crop = Image.open(photo_dir / "s6.jpg").crop((70, 40, 250, 200))
+    q = tmp_path / "crop.png"
+    crop.save(q)
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.add([photo_dir], workers=1)
+        top = ix.search(q, k=2)[0]
+    assert os.path.basename(top.path) == "s6.jpg"
+    assert top.match and top.kind == "region"
+    assert top.box == (70, 40, 180, 160)
+
+
+def test_duplicates_groups_and_regions(tmp_path, sample_copy):
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.add([sample_copy / "photos"], workers=2)
+        rep = ix.duplicates(regions=True)
+    groups = [sorted(os.path.basename(p) for p in g) for g in rep.groups]
+    assert ["scene03.jpg", "scene03_small.jpg"] in groups
+    assert ["scene07.jpg", "scene07_brighter.jpg"] in groups
+    assert not any("scene09_mirrored.jpg" in g for g in groups)
+    pairs = {(os.path.basename(p.a.path), os.path.basename(p.b.path)) for p in rep.regions}
+    assert ("scene11_collage.jpg", "scene05.jpg") in pairs
+    for p in rep.regions:
+        assert p.a.path != p.b.path and 0 <= p.score <= 1
+        if os.path.basename(p.b.path) == "scene05.jpg":
+            # the pasted part came from scene05's (100, 60)-(400, 300): the pair lies in it
+            x, y, w, h = p.b.box
+            assert x >= 90 and y >= 50 and x + w <= 410 and y + h <= 310
+
+
+def test_missing_index_and_bad_arguments(tmp_path, photo_dir):
+    with pytest.raises(IndexNotFoundError):
+        Index.open(tmp_path / "none")
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        with pytest.raises(QueryError):
+            ix.add([tmp_path / "does-not-exist"])
+        with pytest.raises(QueryError):
+            ix.search(photo_dir / "bad.jpg")
+        with pytest.raises(QueryError):
+            ix.search(photo_dir / "s1.jpg", min_score=2)
+        assert ix.search(photo_dir / "s1.jpg") == []  # empty index
+
+
+def test_second_writer_is_refused(tmp_path, photo_dir):
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        with WriteLock(tmp_path / "ix"):
+            with pytest.raises(IndexLockedError, match="locked"):
+                ix.add([photo_dir], workers=1)
+
+
+def test_faiss_files_are_verified_and_rebuilt(tmp_path, photo_dir):
+    d = tmp_path / "ix"
+    with Index.open(d, create=True) as ix:
+        ix.add([photo_dir], workers=1)
+        before = [(h.path, h.score) for h in ix.search(photo_dir / "s1.jpg", k=3)]
+    data = bytearray((d / IMAGE_VECTORS).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (d / IMAGE_VECTORS).write_bytes(bytes(data))
+    (d / REGION_VECTORS).unlink()
+    with Index.open(d) as ix:
+        rep = ix.verify()
+        assert not rep.ok and len(rep.problems) == 2
+        # searching still works: the damaged files are rebuilt from SQLite in memory
+        assert [(h.path, h.score) for h in ix.search(photo_dir / "s1.jpg", k=3)] == before
+        ix.rebuild()
+        assert ix.verify().ok
+
+
+def test_approximate_index_agrees_with_exact(tmp_path, sample_copy):
+    exact_dir, approx_dir = tmp_path / "exact", tmp_path / "approx"
+    with Index.open(exact_dir, create=True) as ix:
+        ix.add([sample_copy / "photos"], workers=1)
+    with Index.open(approx_dir, create=True, approximate_images=0, approximate_regions=0) as ix:
+        ix.add([sample_copy / "photos"], workers=1)
+        assert (ix.info().image_index, ix.info().region_index) == ("hnsw", "hnsw")
+    queries = sorted((sample_copy / "queries").iterdir()) + sorted((sample_copy / "photos").glob("scene1*.jpg"))
+    with Index.open(exact_dir) as ex, Index.open(approx_dir, approximate_images=0, approximate_regions=0) as ap:
+        for q in queries:
+            a = [(h.path, h.match) for h in ex.search(q, k=3)]
+            b = [(h.path, h.match) for h in ap.search(q, k=3)]
+            assert a[0] == b[0], q
+            assert [m for _, m in a] == [m for _, m in b], q
+
+
+def test_low_information_images_do_not_match(tmp_path):
+    d = tmp_path / "p"
+    d.mkdir()
+    Image.new("RGB", (200, 150), (90, 140, 200)).save(d / "blank1.png")
+    Image.new("RGB", (200, 150), (92, 141, 199)).save(d / "blank2.png")
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.add([d], workers=1)
+        assert ix.info().searchable_regions == 0
+        hits = ix.search(d / "blank1.png")
+        assert hits and not any(h.match for h in hits)
+        assert ix.duplicates().groups == []
