@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from .catalog import Catalog
 from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants, orientation_margin
@@ -42,6 +43,12 @@ ASPECT_PENALTY = 2.0
 MAX_REGION_HAMMING = 100
 #: A predicted box covering this share of a candidate is left to the whole-image comparison.
 WHOLE_SHARE = 0.8
+#: Candidates are first located on images decoded at about this shorter side...
+COARSE_SIDE = 256
+#: ...with the query at most this many pixels on its shorter side...
+COARSE_QUERY_SIDE = 96
+#: ...and only those scoring within this of the threshold are refined at full size.
+COARSE_SLACK = 0.12
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class PreparedQuery:
     windows: np.ndarray  # (n, 4) square windows of the query
     window_hashes: np.ndarray  # (n, HASH_BITS // 8)
     info: float
+    small: np.ndarray  # (h, w, 3) uint8, the query shrunk for the coarse location step
 
 
 def prepare_query(path: str) -> PreparedQuery:
@@ -71,7 +79,17 @@ def prepare_query(path: str) -> PreparedQuery:
     return PreparedQuery(
         path=path, image=img, vector=desc.vectors[0], variants=variants, windows=windows,
         window_hashes=hash_vectors(wdesc.vectors), info=float(desc.info[0]),
+        small=_shrink(img.pixels, COARSE_QUERY_SIDE),
     )
+
+
+def _shrink(pixels: np.ndarray, side: int) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    k = side / min(h, w)
+    if k >= 1:
+        return pixels
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BOX))
 
 
 def aspect_factor(qw: float, qh: float, cw: float, ch: float) -> float:
@@ -168,33 +186,74 @@ class Searcher:
         return out
 
     def _refine(self, q: PreparedQuery, image_id: int, path: str, pred: tuple[float, float, float, float], min_score: float) -> _Candidate | None:
+        """Locate the query in a candidate: first on small pixels over a range of scales, then,
+        for promising candidates only, at full size near that spot (exact for unscaled crops)."""
         from lookalike.models.crop import find_crop  # torch is only imported when refining
 
         try:
-            img = load_image(path)
+            small = load_image(path, min_side=COARSE_SIDE)
         except ImageLoadError as exc:
             log.warning("cannot refine against %s: %s", path, exc)
             return None
-        est = pred[2] / q.image.width * (img.pixels.shape[1] / img.width)
+        qsmall = q.small
+        rq = qsmall.shape[1] / q.image.width  # small query pixels per original query pixel
+        rc = small.pixels.shape[1] / small.width
+        est = pred[2] / q.image.width  # size of the query in the candidate, original pixels
         # tiles come in steps of 4/3 to 2, so the estimate is within about 30%; an unscaled
-        # crop (scale 1.0, the common case) is always tried so its box is exact
-        scales = {round(est * f, 4) for f in (0.7, 0.8, 0.9, 1.0, 1.12, 1.25, 1.4)}
-        scales.add(1.0)
-        qh, qw = q.image.pixels.shape[:2]
-        H, W = img.pixels.shape[:2]
-        scales = sorted(s for s in scales if qh * s <= H and qw * s <= W and min(qh, qw) * s >= 8)
+        # crop (scale 1.0, the common case) is always tried
+        factors = {round(est * f, 4) for f in (0.72, 0.85, 1.0, 1.18, 1.4)} | {1.0}
+        H, W = small.pixels.shape[:2]
+        qh, qw = qsmall.shape[:2]
+        scales = sorted(f * rc / rq for f in factors if qh * f * rc / rq <= H and qw * f * rc / rq <= W
+                        and min(qh, qw) * f * rc / rq >= 8)
         if not scales:
             return None
-        match = find_crop(img.pixels, q.image.pixels, top_k=1, scales=scales)[0]
-        inv = img.width / img.pixels.shape[1]
-        x, y, bw, bh = match.box
-        box = (int(round(x * inv)), int(round(y * inv)), max(1, int(round(bw * inv))), max(1, int(round(bh * inv))))
+        m = find_crop(small.pixels, qsmall, top_k=1, scales=scales, coarse_to_fine=False)[0]
+        box = _to_original(m.box, small)
+        score, margin, informative = self._score_box(q, small, box)
+        if score < min_score - COARSE_SLACK:
+            return _Candidate(image_id, score, box, False, "region")
+        # full size, in a neighbourhood of the coarse box, at the scale found (and 1.0)
+        try:
+            full = load_image(path)
+        except ImageLoadError as exc:
+            log.warning("cannot refine against %s: %s", path, exc)
+            return None
+        s_orig = m.scale * rq / rc  # query original px -> candidate original px
+        pad = 0.15
+        bx, by, bw, bh = box
+        x0, y0 = max(0, int(bx - bw * pad) - 4), max(0, int(by - bh * pad) - 4)
+        x1, y1 = min(full.width, int(bx + bw * (1 + pad)) + 5), min(full.height, int(by + bh * (1 + pad)) + 5)
+        sf = full.pixels.shape[1] / full.width
+        area = full.pixels[int(y0 * sf): int(y1 * sf), int(x0 * sf): int(x1 * sf)]
+        qfull = q.image.pixels
+        cands = {round(s_orig * f * sf, 4) for f in (0.96, 1.0, 1.04)}
+        if abs(s_orig - 1.0) < 0.15:
+            cands.add(1.0)
+        cands = sorted(c for c in cands if qfull.shape[0] * c <= area.shape[0] and qfull.shape[1] * c <= area.shape[1])
+        if cands:
+            mf = find_crop(area, qfull, top_k=1, scales=cands)[0]
+            fx, fy, fw, fh = mf.box
+            box = _to_original((fx + int(x0 * sf), fy + int(y0 * sf), fw, fh), full)
+            score, margin, informative = self._score_box(q, full, box)
+        ok = informative and score >= min_score and margin >= -ORIENTATION_TOLERANCE
+        return _Candidate(image_id, score, box, ok, "region")
+
+    @staticmethod
+    def _score_box(q: PreparedQuery, img: LoadedImage, box: Box) -> tuple[float, float, bool]:
         desc = describe_boxes(img.pixels, img.width, img.height, np.array([box]))
         score = float(np.clip(desc.vectors[0] @ q.vector, 0.0, 1.0))
         margin = float(orientation_margin(q.variants, desc.vectors)[0])
-        informative = not desc.low_info[0] and q.info >= LOW_INFO_THRESHOLD
-        ok = informative and score >= min_score and margin >= -ORIENTATION_TOLERANCE
-        return _Candidate(image_id, score, box, ok, "region")
+        return score, margin, bool(not desc.low_info[0] and q.info >= LOW_INFO_THRESHOLD)
+
+
+def _to_original(box: tuple[int, int, int, int], img: LoadedImage) -> Box:
+    """A box in decoded pixels of ``img`` to its original pixels, clipped to the image."""
+    inv = img.width / img.pixels.shape[1]
+    x, y, w, h = box
+    ox, oy = int(round(x * inv)), int(round(y * inv))
+    ow, oh = max(1, int(round(w * inv))), max(1, int(round(h * inv)))
+    return (ox, oy, min(ow, img.width - ox), min(oh, img.height - oy))
 
 
 def hamming_to_score(d: float) -> float:

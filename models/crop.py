@@ -34,20 +34,21 @@ class CropMatch:
 
 
 def _as_chw(x: np.ndarray | torch.Tensor, device: torch.device | str | None, name: str) -> torch.Tensor:
-    """Accept ``(H, W, 3) uint8`` / ``(H, W)`` numpy or ``(C, H, W)`` float tensors in [0, 1]."""
+    """Accept ``(H, W, 3) uint8`` / ``(H, W)`` numpy or ``(C, H, W)`` float tensors in [0, 1];
+    return ``(C, H, W) float32`` (pyramids and resizing run in float32, correlation in float64)."""
     if isinstance(x, np.ndarray):
         if x.ndim == 2:
             x = x[:, :, None]
         if x.ndim != 3:
             raise ValueError(f"{name}: expected (H, W) or (H, W, C), got shape {x.shape}")
         t = torch.from_numpy(np.array(x, copy=True, order="C")).permute(2, 0, 1)
-        t = t.to(torch.float64) / 255.0 if x.dtype == np.uint8 else t.to(torch.float64)
+        t = t.to(torch.float32) / 255.0 if x.dtype == np.uint8 else t.to(torch.float32)
     elif isinstance(x, torch.Tensor):
         if x.ndim == 2:
             x = x[None]
         if x.ndim != 3:
             raise ValueError(f"{name}: expected (C, H, W), got shape {tuple(x.shape)}")
-        t = x.to(torch.float64) / 255.0 if x.dtype == torch.uint8 else x.to(torch.float64)
+        t = x.to(torch.float32) / 255.0 if x.dtype == torch.uint8 else x.to(torch.float32)
     else:
         raise TypeError(f"{name}: expected a numpy array or a torch tensor, got {type(x).__name__}")
     if t.shape[1] == 0 or t.shape[2] == 0:
@@ -55,21 +56,40 @@ def _as_chw(x: np.ndarray | torch.Tensor, device: torch.device | str | None, nam
     return t.to(device) if device is not None else t
 
 
-def _window_sums(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Sums of every h x w window of ``x`` (C, H, W) from an integral image: (C, H-h+1, W-w+1)."""
-    ii = F.pad(x.cumsum(1).cumsum(2), (1, 0, 1, 0))
+def _integral(x: torch.Tensor) -> torch.Tensor:
+    return F.pad(x.cumsum(1).cumsum(2), (1, 0, 1, 0))
+
+
+def _window_sums(ii: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Sums of every h x w window from an integral image ``ii``: (C, H-h+1, W-w+1)."""
     return ii[:, h:, w:] - ii[:, :-h, w:] - ii[:, h:, :-w] + ii[:, :-h, :-w]
 
 
-def _correlate(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Valid cross-correlation of (C, H, W) with (C, h, w), summed over channels."""
-    c, H, W = image.shape
+class _Prepared:
+    """An image in float64 with what every crop size reuses: integral images of x and x^2 and
+    the spectrum (computed on first use)."""
+
+    def __init__(self, image: torch.Tensor) -> None:
+        self.x = image.to(torch.float64)
+        self.ii1 = _integral(self.x)
+        self.ii2 = _integral(self.x * self.x)
+        self._spectrum: torch.Tensor | None = None
+
+    def spectrum(self) -> torch.Tensor:
+        if self._spectrum is None:
+            self._spectrum = torch.fft.rfft2(self.x)
+        return self._spectrum
+
+
+def _correlate(img: _Prepared, kernel: torch.Tensor) -> torch.Tensor:
+    """Valid cross-correlation of the image (C, H, W) with (C, h, w), summed over channels:
+    direct convolution for tiny outputs or kernels, FFT otherwise."""
+    c, H, W = img.x.shape
     _, h, w = kernel.shape
-    if h * w <= 8 * math.log2(max(H * W, 2)):
-        return F.conv2d(image[None], kernel[None])[0, 0]
-    fi = torch.fft.rfft2(image, s=(H, W))
+    if (H - h + 1) * (W - w + 1) <= 64 or h * w <= 16:
+        return F.conv2d(img.x[None], kernel[None])[0, 0]
     fk = torch.fft.rfft2(torch.flip(kernel, (1, 2)), s=(H, W))
-    full = torch.fft.irfft2((fi * fk).sum(0), s=(H, W))
+    full = torch.fft.irfft2((img.spectrum() * fk).sum(0), s=(H, W))
     return full[h - 1:, w - 1:]
 
 
@@ -85,14 +105,20 @@ def ncc_map(image: torch.Tensor, crop: torch.Tensor) -> torch.Tensor:
     _, h, w = crop.shape
     if h > image.shape[1] or w > image.shape[2]:
         raise ValueError(f"crop {w}x{h} is larger than the image {image.shape[2]}x{image.shape[1]}")
+    return _ncc(_Prepared(image), crop)
+
+
+def _ncc(img: _Prepared, crop: torch.Tensor) -> torch.Tensor:
+    crop = crop.to(torch.float64)  # window sums lose precision in float32
+    _, h, w = crop.shape
     n = h * w
     t_mean = crop.mean(dim=(1, 2), keepdim=True)
     t0 = crop - t_mean
     t_var = float((t0 * t0).sum())
-    s1 = _window_sums(image, h, w)
-    s2 = _window_sums(image * image, h, w)
+    s1 = _window_sums(img.ii1, h, w)
+    s2 = _window_sums(img.ii2, h, w)
     i_var = (s2 - s1 * s1 / n).sum(0).clamp_min(0)
-    num = _correlate(image, t0)
+    num = _correlate(img, t0)
     flat_t = t_var <= _FLAT * n * crop.shape[0]
     flat_i = i_var <= _FLAT * n * crop.shape[0]
     denom = torch.sqrt(i_var * t_var)
@@ -124,32 +150,81 @@ def _resize(t: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return F.interpolate(t[None], size=(h, w), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
-def _search_one_scale(image: torch.Tensor, crop: torch.Tensor, top_k: int, coarse: bool) -> list[tuple[int, int, float]]:
-    _, H, W = image.shape
-    _, h, w = crop.shape
-    ry, rx = max(1, h // 2), max(1, w // 2)
-    f = 1
-    if coarse:
-        while min(h, w) // (f * 2) >= _COARSE_MIN_SIDE and f < 16:
-            f *= 2
-    if f == 1:
-        return _peaks(ncc_map(image, crop), top_k, ry, rx)
-    small_img = F.avg_pool2d(image[None], f, ceil_mode=False)[0]
-    small_crop = F.avg_pool2d(crop[None], f, ceil_mode=False)[0]
-    coarse_peaks = _peaks(ncc_map(small_img, small_crop), max(3, 2 * top_k), max(1, ry // f), max(1, rx // f))
-    refined = []
-    for cy, cx, _ in coarse_peaks:
-        y0, x0 = max(0, cy * f - 2 * f), max(0, cx * f - 2 * f)
-        y1, x1 = min(H - h, cy * f + 2 * f), min(W - w, cx * f + 2 * f)
-        local = ncc_map(image[:, y0:y1 + h, x0:x1 + w], crop)
+def _pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """``[x, x/2, x/4, ...]`` by 2x2 averaging, ``levels`` entries."""
+    out = [x]
+    for _ in range(levels - 1):
+        out.append(F.avg_pool2d(out[-1][None], 2)[0])
+    return out
+
+
+def _levels_for(h: int, w: int) -> int:
+    """How many pyramid levels keep the crop's shorter side at least _COARSE_MIN_SIDE."""
+    n = 1
+    while min(h, w) >= _COARSE_MIN_SIDE * 2 ** n and n < 5:
+        n += 1
+    return n
+
+
+def _coarse_peaks(level: _Prepared, crop_small: torch.Tensor, k: int) -> list[tuple[int, int, float]]:
+    """Peaks of a shrunk crop on a pyramid level, in that level's pixels."""
+    ry, rx = max(1, crop_small.shape[1] // 2), max(1, crop_small.shape[2] // 2)
+    return _peaks(_ncc(level, crop_small), k, ry, rx)
+
+
+def _refine_peak(img_pyr: list[torch.Tensor], crop_pyr: list[torch.Tensor], y: int, x: int) -> tuple[int, int, float]:
+    """Follow a coarse peak down the pyramid, searching +-2 pixels at each finer level."""
+    v = -1.0
+    for level in range(len(img_pyr) - 2, -1, -1):
+        img, tpl = img_pyr[level], crop_pyr[level]
+        _, H, W = img.shape
+        _, h, w = tpl.shape
+        cy, cx = 2 * y, 2 * x
+        y0, x0 = min(max(0, cy - 2), H - h), min(max(0, cx - 2), W - w)
+        y1, x1 = min(H - h, cy + 2), min(W - w, cx + 2)
+        local = ncc_map(img[:, y0:y1 + h, x0:x1 + w], tpl)
         ly, lx = divmod(int(torch.argmax(local)), local.shape[1])
-        refined.append((y0 + ly, x0 + lx, float(local[ly, lx])))
-    refined.sort(key=lambda p: -p[2])
-    kept: list[tuple[int, int, float]] = []
-    for p in refined:
-        if all(abs(p[0] - q[0]) > ry or abs(p[1] - q[1]) > rx for q in kept):
-            kept.append(p)
-    return kept[:top_k]
+        y, x, v = y0 + ly, x0 + lx, float(local[ly, lx])
+    return y, x, v
+
+
+def _search_scales(
+    image: torch.Tensor, crops: list[tuple[float, torch.Tensor]], top_k: int, coarse: bool,
+) -> list[tuple[float, int, int, float, int, int]]:
+    """``(scale, y, x, score, h, w)`` candidates over all scales, confirmed at full size."""
+    results = []
+    if not coarse:
+        prepared = _Prepared(image)
+        for s, tpl in crops:
+            _, h, w = tpl.shape
+            for y, x, v in _peaks(_ncc(prepared, tpl), top_k, max(1, h // 2), max(1, w // 2)):
+                results.append((s, y, x, v, h, w))
+        return results
+    # coarse pass over every scale, then only the best few candidates go down the pyramid
+    coarse_hits = []
+    pyramids: dict[int, list[torch.Tensor]] = {}
+    coarsest: dict[int, _Prepared] = {}
+    crop_pyrs = []
+    for i, (s, tpl) in enumerate(crops):
+        _, h, w = tpl.shape
+        n = _levels_for(h, w)
+        if n not in pyramids:
+            pyramids[n] = _pyramid(image, n)
+            coarsest[n] = _Prepared(pyramids[n][-1])
+        crop_pyrs.append(_pyramid(tpl, n))
+        for y, x, v in _coarse_peaks(coarsest[n], crop_pyrs[i][-1], max(2, top_k)):
+            coarse_hits.append((v, i, y, x))
+    coarse_hits.sort(key=lambda t: -t[0])
+    for _, i, y, x in coarse_hits[: max(3, 2 * top_k)]:
+        s, tpl = crops[i]
+        _, h, w = tpl.shape
+        n = len(crop_pyrs[i])
+        if n == 1:
+            v = float(ncc_map(image[:, y:y + h, x:x + w], tpl)[0, 0])
+        else:
+            y, x, v = _refine_peak(pyramids[n], crop_pyrs[i], y, x)
+        results.append((s, y, x, v, h, w))
+    return results
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -185,17 +260,16 @@ def find_crop(
     if not scales or any(s <= 0 for s in scales):
         raise ValueError("scales must be positive")
     _, H, W = img.shape
-    found: list[CropMatch] = []
+    crops = []
     for s in scales:
         h, w = max(1, round(tpl.shape[1] * s)), max(1, round(tpl.shape[2] * s))
-        if h > H or w > W:
-            continue
-        for y, x, v in _search_one_scale(img, _resize(tpl, h, w), top_k, coarse_to_fine):
-            found.append(CropMatch(box=(x, y, w, h), score=v, scale=s))
-    if not found:
+        if h <= H and w <= W:
+            crops.append((s, _resize(tpl, h, w)))
+    if not crops:
         raise ValueError(
             f"crop {tpl.shape[2]}x{tpl.shape[1]} is larger than the image {W}x{H} at every scale searched"
         )
+    found = [CropMatch(box=(x, y, w, h), score=v, scale=s) for s, y, x, v, h, w in _search_scales(img, crops, top_k, coarse_to_fine)]
     found.sort(key=lambda m: -m.score)
     kept: list[CropMatch] = []
     for m in found:
