@@ -26,7 +26,7 @@ from .results import (
 from .scanning import scan, under_roots
 from .searching import DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, Searcher, aspect_factor, prepare_query
 from .vectors import (
-    APPROXIMATE_IMAGES, APPROXIMATE_REGIONS, build_image_index, build_region_index, is_approximate,
+    APPROXIMATE_IMAGES, APPROXIMATE_REGIONS, approximate_kind, build_image_index, build_region_index,
     read_index_file, write_index_file,
 )
 
@@ -187,7 +187,7 @@ class Index:
         images, regions = self._build_vectors()
         for name, index in ((IMAGE_VECTORS, images), (REGION_VECTORS, regions)):
             digest = write_index_file(index, self.directory / name)
-            kind = "hnsw" if is_approximate(index) else "flat"
+            kind = approximate_kind(index)
             self.catalog.record_vector_file(name, gen, int(index.ntotal), digest, kind)
         self._vectors = (images, regions, gen)
 

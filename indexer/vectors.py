@@ -32,10 +32,11 @@ log = logging.getLogger(__name__)
 
 #: Beyond this many whole images, ``images.faiss`` is HNSW instead of flat.
 APPROXIMATE_IMAGES = 200_000
-#: Beyond this many searchable tiles, ``regions.faiss`` is binary HNSW instead of flat.
+#: Beyond this many searchable tiles, ``regions.faiss`` is a binary IVF instead of flat.
 APPROXIMATE_REGIONS = 3_000_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_SEARCH = 128
+IVF_NPROBE = 48
 
 
 def build_image_index(ids: np.ndarray, vectors: np.ndarray, dim: int, approximate_above: int = APPROXIMATE_IMAGES) -> faiss.Index:
@@ -53,29 +54,49 @@ def build_image_index(ids: np.ndarray, vectors: np.ndarray, dim: int, approximat
 
 
 def build_region_index(ids: np.ndarray, hashes: np.ndarray, bits: int, approximate_above: int = APPROXIMATE_REGIONS) -> faiss.IndexBinary:
-    """An ID-mapped Hamming index over ``hashes`` ``(R, bits // 8) uint8``."""
-    if len(ids) > approximate_above:
-        base = faiss.IndexBinaryHNSW(bits, HNSW_NEIGHBOURS)
-        base.hnsw.efSearch = HNSW_EF_SEARCH
+    """An ID-mapped Hamming index over ``hashes`` ``(R, bits // 8) uint8``: flat, or an
+    inverted file (IVF, Hamming k-means cells) beyond ``approximate_above`` tiles."""
+    n = len(ids)
+    if n > approximate_above:
+        nlist = int(max(1, min(16384, 4 * np.sqrt(n), n // 39 or 1)))
+        base = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, nlist)
+        rng = np.random.default_rng(0)
+        sample = hashes[rng.choice(n, size=min(n, nlist * 64), replace=False)]
+        base.train(np.ascontiguousarray(sample, np.uint8))
+        base.nprobe = min(nlist, IVF_NPROBE)
     else:
         base = faiss.IndexBinaryFlat(bits)
     index = faiss.IndexBinaryIDMap2(base)
-    if len(ids):
+    if n:
         index.add_with_ids(np.ascontiguousarray(hashes, np.uint8), np.ascontiguousarray(ids, np.int64))
+    if isinstance(base, faiss.IndexBinaryIVF):
+        base.make_direct_map()
     return index
 
 
+def _inner(index: faiss.Index | faiss.IndexBinary):
+    if isinstance(index, faiss.IndexBinary):
+        return faiss.downcast_IndexBinary(index.index)
+    return faiss.downcast_index(index.index)
+
+
 def is_approximate(index: faiss.Index | faiss.IndexBinary) -> bool:
-    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else None
-    if inner is None:
-        inner = faiss.downcast_IndexBinary(index.index)
-    return "HNSW" in type(inner).__name__
+    name = type(_inner(index)).__name__
+    return "HNSW" in name or "IVF" in name
 
 
-def set_ef_search(index: faiss.Index | faiss.IndexBinary, ef: int) -> None:
-    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else faiss.downcast_IndexBinary(index.index)
+def approximate_kind(index: faiss.Index | faiss.IndexBinary) -> str:
+    name = type(_inner(index)).__name__
+    return "hnsw" if "HNSW" in name else "ivf" if "IVF" in name else "flat"
+
+
+def set_search_effort(index: faiss.Index | faiss.IndexBinary) -> None:
+    inner = _inner(index)
     if hasattr(inner, "hnsw"):
-        inner.hnsw.efSearch = ef
+        inner.hnsw.efSearch = HNSW_EF_SEARCH
+    if hasattr(inner, "nprobe"):
+        inner.nprobe = min(inner.nlist, IVF_NPROBE)
+        inner.make_direct_map()
 
 
 def checksum(data: bytes) -> str:
@@ -120,6 +141,5 @@ def read_index_file(path: Path, expected_checksum: str, binary: bool) -> faiss.I
         index = faiss.deserialize_index_binary(arr) if binary else faiss.deserialize_index(arr)
     except RuntimeError as exc:
         raise IndexCorruptError(f"{path} is not a readable FAISS index: {exc}") from None
-    if not binary:
-        set_ef_search(index, HNSW_EF_SEARCH)
+    set_search_effort(index)
     return index

@@ -124,7 +124,7 @@ def test_approximate_index_agrees_with_exact(tmp_path, sample_copy):
         ix.add([sample_copy / "photos"], workers=1)
     with Index.open(approx_dir, create=True, approximate_images=0, approximate_regions=0) as ix:
         ix.add([sample_copy / "photos"], workers=1)
-        assert (ix.info().image_index, ix.info().region_index) == ("hnsw", "hnsw")
+        assert (ix.info().image_index, ix.info().region_index) == ("hnsw", "ivf")
     queries = sorted((sample_copy / "queries").iterdir()) + sorted((sample_copy / "photos").glob("scene1*.jpg"))
     with Index.open(exact_dir) as ex, Index.open(approx_dir, approximate_images=0, approximate_regions=0) as ap:
         for q in queries:

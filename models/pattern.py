@@ -1,0 +1,144 @@
+"""pattern: binary hit-or-miss in any of the 8 rotations/mirrors, as one batched convolution.
+
+A pattern has cells ``1`` (must be foreground), ``0`` (must be background) and ``.`` (don't
+care), rows separated by ``/``: ``"1000/1111"``. Its variants are ``rot0..rot270`` =
+``np.rot90(P, k)`` and ``flip_rot0..flip_rot270`` = ``np.rot90(np.fliplr(P), k)``; a variant
+identical to an earlier one (in that order) is reported once, under the earlier name.
+
+Matching uses one kernel per variant, ``+1`` on foreground cells and ``-1`` on background
+cells: the correlation with a 0/1 image equals the number of foreground cells exactly when
+every foreground cell sees 1 and every background cell sees 0. All variants run in a single
+``conv2d`` over the whole batch.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PatternMatch", "parse_pattern", "pattern_variants", "find_pattern", "match_maps", "FindPattern",
+           "VARIANT_NAMES"]
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+VARIANT_NAMES = ("rot0", "rot90", "rot180", "rot270", "flip_rot0", "flip_rot90", "flip_rot180", "flip_rot270")
+_SETS = {"all": VARIANT_NAMES, "rotations": VARIANT_NAMES[:4], "none": VARIANT_NAMES[:1]}
+
+
+@dataclass(frozen=True)
+class PatternMatch:
+    """The variant ``variant`` placed with its top-left cell at column ``x``, row ``y``."""
+
+    x: int
+    y: int
+    variant: str
+
+
+def parse_pattern(spec: str) -> np.ndarray:
+    """``"10./111"`` -> ``(h, w) int8`` with 1 (foreground), 0 (background), -1 (don't care)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError("empty pattern")
+    rows = spec.strip().split("/")
+    if len({len(r) for r in rows}) != 1 or not rows[0]:
+        raise ValueError(f"pattern rows must be non-empty and of equal length: {spec!r}")
+    table = {"1": 1, "0": 0, ".": -1}
+    try:
+        p = np.array([[table[c] for c in r] for r in rows], dtype=np.int8)
+    except KeyError as exc:
+        raise ValueError(f"pattern cells are 1, 0 or '.', got {exc.args[0]!r} in {spec!r}") from None
+    if np.all(p == -1):
+        raise ValueError("a pattern of only don't-care cells matches everywhere; give at least one 0 or 1")
+    return p
+
+
+def pattern_variants(pattern: np.ndarray | str, which: str = "all") -> list[tuple[str, np.ndarray]]:
+    """Distinct variants in canonical order, each named by its first occurrence."""
+    p = parse_pattern(pattern) if isinstance(pattern, str) else np.asarray(pattern, np.int8)
+    if which not in _SETS:
+        raise ValueError(f"variants must be one of {', '.join(_SETS)}, got {which!r}")
+    out: list[tuple[str, np.ndarray]] = []
+    for name in _SETS[which]:
+        k = VARIANT_NAMES.index(name) % 4
+        v = np.rot90(np.fliplr(p) if name.startswith("flip") else p, k)
+        if not any(u.shape == v.shape and np.array_equal(u, v) for _, u in out):
+            out.append((name, np.ascontiguousarray(v)))
+    return out
+
+
+def _as_binary(images, threshold: float | None, device) -> torch.Tensor:
+    """``(N, H, W)`` or ``(H, W)`` numpy/tensor -> ``(N, 1, H, W) float32`` of 0/1."""
+    x = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"expected images of shape (N, H, W) or (H, W), got {tuple(x.shape)}")
+    if x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError("images are empty")
+    x = x.to(device) if device is not None else x
+    if x.dtype == torch.bool:
+        b = x
+    else:
+        xf = x.to(torch.float32)
+        t = float(threshold) if threshold is not None else float(xf.max()) / 2 if x.numel() else 0.0
+        b = xf > t
+    return b.to(torch.float32)[:, None]
+
+
+def match_maps(
+    images: np.ndarray | torch.Tensor, pattern: np.ndarray | str, variants: str = "all",
+    threshold: float | None = None, device: torch.device | str | None = None, batch: int = 8192,
+) -> tuple[list[str], torch.Tensor]:
+    """Where each variant matches: names and a ``(N, V, H, W) bool`` map indexed by top-left
+    position. ``images``: ``(N, H, W)`` (bool, or numbers binarized at ``threshold``, default
+    half of the maximum)."""
+    x = _as_binary(images, threshold, device)
+    vs = pattern_variants(pattern, variants)
+    size = max(max(v.shape) for _, v in vs)
+    kernel = torch.zeros((len(vs), 1, size, size), dtype=torch.float32, device=x.device)
+    need = torch.zeros(len(vs), dtype=torch.float32, device=x.device)
+    for i, (_, v) in enumerate(vs):
+        t = torch.from_numpy(v.astype(np.float32)).to(x.device)
+        kernel[i, 0, : v.shape[0], : v.shape[1]] = torch.where(t == 1, 1.0, torch.where(t == 0, -1.0, 0.0))
+        need[i] = float((v == 1).sum())
+    n, _, H, W = x.shape
+    valid = torch.zeros((len(vs), H, W), dtype=torch.bool, device=x.device)
+    for i, (_, v) in enumerate(vs):
+        if v.shape[0] <= H and v.shape[1] <= W:
+            valid[i, : H - v.shape[0] + 1, : W - v.shape[1] + 1] = True
+    out = torch.empty((n, len(vs), H, W), dtype=torch.bool, device=x.device)
+    for s in range(0, n, batch):
+        xb = F.pad(x[s:s + batch], (0, size - 1, 0, size - 1))  # padding only reached by invalid positions
+        score = F.conv2d(xb, kernel)
+        out[s:s + batch] = (score == need[None, :, None, None]) & valid[None]
+    return [name for name, _ in vs], out
+
+
+def find_pattern(
+    images: np.ndarray | torch.Tensor, pattern: np.ndarray | str, variants: str = "all",
+    threshold: float | None = None, device: torch.device | str | None = None,
+) -> list[list[PatternMatch]]:
+    """Every match in every image: a list per image of :class:`PatternMatch`, in raster order
+    of (y, x) then variant order. See :func:`match_maps` for the inputs."""
+    names, maps = match_maps(images, pattern, variants, threshold, device)
+    idx = torch.nonzero(maps).cpu().numpy()  # (M, 4): image, variant, y, x
+    result: list[list[PatternMatch]] = [[] for _ in range(maps.shape[0])]
+    order = np.lexsort((idx[:, 1], idx[:, 3], idx[:, 2], idx[:, 0])) if len(idx) else []
+    for i in order:
+        n, v, y, x = (int(a) for a in idx[i])
+        result[n].append(PatternMatch(x=x, y=y, variant=names[v]))
+    return result
+
+
+class FindPattern(torch.nn.Module):
+    """Module form: ``forward(images) -> (N, V, H, W) bool`` match maps for a fixed pattern."""
+
+    def __init__(self, pattern: str, variants: str = "all", threshold: float | None = None) -> None:
+        super().__init__()
+        self.pattern = pattern
+        self.variants = variants
+        self.threshold = threshold
+        self.names = [n for n, _ in pattern_variants(pattern, variants)]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return match_maps(images, self.pattern, self.variants, self.threshold, images.device)[1]
