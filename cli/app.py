@@ -8,6 +8,7 @@ from .admin_cmd import info_command, rebuild_command, verify_command
 from .common import setup_logging
 from .dupes_cmd import dupes_command
 from .index_cmd import index_command
+from .operators_cmd import find_crop_command, pattern_command
 from .search_cmd import search_command
 
 app = typer.Typer(
@@ -32,6 +33,8 @@ app.command("dupes")(dupes_command)
 app.command("info")(info_command)
 app.command("rebuild")(rebuild_command)
 app.command("verify")(verify_command)
+app.command("find-crop")(find_crop_command)
+app.command("pattern")(pattern_command)
 
 
 def main() -> None:

@@ -1,0 +1,85 @@
+"""`lookalike find-crop` and `lookalike pattern`: the torch operators on files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lookalike.indexer.errors import QueryError
+
+from .common import JsonOption, handle_errors, print_json
+
+
+def _parse_scales(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    from lookalike.models.crop_files import scale_range
+
+    try:
+        a, b = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise QueryError(f"--scales takes A:B, for example 0.5:2, got {text!r}") from None
+    return scale_range(a, b)
+
+
+@handle_errors
+def find_crop_command(
+    image: Path = typer.Argument(..., help="The image the crop was cut from."),
+    crop: Path = typer.Argument(..., help="The crop."),
+    top: int = typer.Option(1, "--top", "-k", min=1, help="How many occurrences to report."),
+    scales: str | None = typer.Option(None, "--scales", metavar="A:B",
+                                      help="Also search resized crops, from A to B times their size."),
+    apply: list[Path] = typer.Option([], "--apply", help="Cut these images at the best box (repeatable)."),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="Where --apply writes its crops."),
+    device: str | None = typer.Option(None, "--device", help="torch device, e.g. cpu or cuda."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Find where CROP sits in IMAGE (normalized cross-correlation over all color channels,
+    exact to the pixel for an unscaled crop). With --apply, cut every other image at that box:
+    crop one screenshot by hand, crop a thousand more at the same place."""
+    from lookalike.models.crop_files import apply_box, locate_crop
+
+    if apply and out_dir is None:
+        raise QueryError("--apply needs --out-dir")
+    matches = locate_crop(image, crop, top_k=top, scales=_parse_scales(scales), device=device)
+    applied = apply_box(apply, matches[0].box, out_dir) if apply else []
+    if json_out:
+        obj = {"image": str(image.resolve()), "crop": str(crop.resolve()),
+               "matches": [{"box": list(m.box), "score": round(m.score, 6)} for m in matches]}
+        if apply:
+            obj["applied"] = [{"path": a.path, "out": a.out, **({"error": a.error} if a.error else {})} for a in applied]
+        print_json(obj)
+    else:
+        for m in matches:
+            x, y, w, h = m.box
+            typer.echo(f"{m.score:.4f}  box {x},{y} {w}x{h}" + (f"  (scale {m.scale:g})" if m.scale != 1.0 else ""))
+        for a in applied:
+            typer.echo(f"wrote {a.out}" if a.out else f"skipped {a.path}: {a.error}")
+    if any(a.out is None for a in applied):
+        raise typer.Exit(1)
+
+
+@handle_errors
+def pattern_command(
+    inputs: list[Path] = typer.Argument(..., help="Images, or .npy stacks of shape (N, H, W) or (N, H*W)."),
+    pattern: str = typer.Option(..., "--pattern", "-p", help="Cells 1 (foreground), 0 (background), . (any); rows split by /, e.g. 1000/1111."),
+    variants: str = typer.Option("all", "--variants", help="all (8 rotations/mirrors), rotations (4) or none."),
+    shape: str | None = typer.Option(None, "--shape", metavar="HxW", help="Shape of flat .npy rows, e.g. 28x28."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Foreground is above this (default: half the maximum)."),
+    device: str | None = typer.Option(None, "--device", help="torch device, e.g. cpu or cuda."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Find a small binary pattern in any of its rotations and mirrors (hit-or-miss).
+    With --json, one line per image in input order:
+    {"input", "index", "found", "matches": [{"x", "y", "variant"}]}."""
+    from lookalike.models.pattern_files import search_pattern_files
+
+    for res in search_pattern_files(inputs, pattern, variants=variants, shape=shape, threshold=threshold, device=device):
+        if json_out:
+            print_json({"input": res.input, "index": res.index, "found": bool(res.matches),
+                        "matches": [{"x": m.x, "y": m.y, "variant": m.variant} for m in res.matches]})
+        else:
+            where = ", ".join(f"({m.x},{m.y}) {m.variant}" for m in res.matches[:10])
+            more = f" (+{len(res.matches) - 10} more)" if len(res.matches) > 10 else ""
+            typer.echo(f"{res.input}[{res.index}]: " + (f"{len(res.matches)} matches: {where}{more}" if res.matches else "not found"))
