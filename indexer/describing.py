@@ -14,7 +14,7 @@ import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -76,8 +76,11 @@ def _record(file: ScannedFile, img) -> ImageRecord:
     )
 
 
-def _describe_chunk(files: list[ScannedFile], max_pixels: int) -> list[DescribeOutcome]:
-    return [describe_file(f, max_pixels) for f in files]
+Describe = Callable[[ScannedFile, int], DescribeOutcome]
+
+
+def _describe_chunk(files: list[ScannedFile], max_pixels: int, describe: Describe) -> list[DescribeOutcome]:
+    return [describe(f, max_pixels) for f in files]
 
 
 def _crashed(file: ScannedFile) -> DescribeOutcome:
@@ -86,20 +89,20 @@ def _crashed(file: ScannedFile) -> DescribeOutcome:
 
 def describe_files(
     files: list[ScannedFile], workers: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-    chunk: int = 8,
+    chunk: int = 8, describe: Describe = describe_file,
 ) -> Iterator[DescribeOutcome]:
     """Describe ``files`` (in no particular order) with ``workers`` processes (default: one
-    per CPU; 1 describes in this process)."""
+    per CPU; 1 describes in this process). ``describe`` must be a module-level function."""
     workers = workers or min(os.cpu_count() or 1, 8)
     if workers <= 1 or len(files) <= chunk:
         for f in files:
-            yield describe_file(f, max_pixels)
+            yield describe(f, max_pixels)
         return
     chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
-    yield from _pooled(chunks, workers, max_pixels)
+    yield from _pooled(chunks, workers, max_pixels, describe)
 
 
-def _pooled(chunks: list[list[ScannedFile]], workers: int, max_pixels: int) -> Iterator[DescribeOutcome]:
+def _pooled(chunks: list[list[ScannedFile]], workers: int, max_pixels: int, describe: Describe) -> Iterator[DescribeOutcome]:
     ctx = multiprocessing.get_context("spawn")
     pending = list(reversed(chunks))
     while pending:
@@ -110,25 +113,26 @@ def _pooled(chunks: list[list[ScannedFile]], workers: int, max_pixels: int) -> I
                 while pending or running:
                     while pending and len(running) < workers * 3:
                         c = pending.pop()
-                        running[pool.submit(_describe_chunk, c, max_pixels)] = c
+                        running[pool.submit(_describe_chunk, c, max_pixels, describe)] = c
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        c = running.pop(fut)
-                        yield from fut.result()
+                        results = fut.result()  # raises BrokenProcessPool if a worker died
+                        del running[fut]
+                        yield from results
             except BrokenProcessPool:
                 # a worker died (a decoder crash): the files in flight are suspects, each
                 # redone alone; the rest go on in a fresh pool
                 for c in running.values():
                     suspects.extend(c)
         for f in suspects:
-            yield _describe_isolated(f, max_pixels)
+            yield _describe_isolated(f, max_pixels, describe)
 
 
-def _describe_isolated(file: ScannedFile, max_pixels: int) -> DescribeOutcome:
+def _describe_isolated(file: ScannedFile, max_pixels: int, describe: Describe) -> DescribeOutcome:
     ctx = multiprocessing.get_context("spawn")
     try:
         with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-            return pool.submit(describe_file, file, max_pixels).result()
+            return pool.submit(describe, file, max_pixels).result()
     except BrokenProcessPool:
         log.warning("decoder crashed on %s", file.path)
         return _crashed(file)

@@ -7,7 +7,7 @@ __all__ = ["Index", "IMAGE_VECTORS", "REGION_VECTORS"]
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import faiss
 import numpy as np

@@ -25,7 +25,7 @@ from PIL import Image
 from .catalog import Catalog
 from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants, orientation_margin
 from .errors import ImageLoadError, QueryError
-from .gridhash import HASH_BITS, hash_vectors
+from .gridhash import hash_vectors
 from .loading import LoadedImage, load_image
 from .regions import query_windows
 from .results import Box, SearchHit
@@ -254,8 +254,3 @@ def _to_original(box: tuple[int, int, int, int], img: LoadedImage) -> Box:
     ox, oy = int(round(x * inv)), int(round(y * inv))
     ow, oh = max(1, int(round(w * inv))), max(1, int(round(h * inv)))
     return (ox, oy, min(ow, img.width - ox), min(oh, img.height - oy))
-
-
-def hamming_to_score(d: float) -> float:
-    """Cosine similarity estimated from a Hamming distance of SimHash bits."""
-    return max(0.0, math.cos(math.pi * d / HASH_BITS))

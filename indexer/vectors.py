@@ -14,6 +14,8 @@ __all__ = [
     "build_image_index",
     "build_region_index",
     "write_index_file",
+    "approximate_kind",
+    "set_search_effort",
     "read_index_file",
     "checksum",
 ]
@@ -78,11 +80,6 @@ def _inner(index: faiss.Index | faiss.IndexBinary):
     if isinstance(index, faiss.IndexBinary):
         return faiss.downcast_IndexBinary(index.index)
     return faiss.downcast_index(index.index)
-
-
-def is_approximate(index: faiss.Index | faiss.IndexBinary) -> bool:
-    name = type(_inner(index)).__name__
-    return "HNSW" in name or "IVF" in name
 
 
 def approximate_kind(index: faiss.Index | faiss.IndexBinary) -> str:

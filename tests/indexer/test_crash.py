@@ -10,7 +10,6 @@ import sys
 import time
 
 import numpy as np
-from PIL import Image
 
 from lookalike.indexer import Index
 from lookalike.indexer.regions import tile_boxes
