@@ -60,7 +60,7 @@ def build_region_index(ids: np.ndarray, hashes: np.ndarray, bits: int, approxima
     inverted file (IVF, Hamming k-means cells) beyond ``approximate_above`` tiles."""
     n = len(ids)
     if n > approximate_above:
-        nlist = int(max(1, min(16384, 4 * np.sqrt(n), n // 39 or 1)))
+        nlist = int(max(1, min(4096, 4 * np.sqrt(n), n // 39 or 1)))
         base = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, nlist)
         rng = np.random.default_rng(0)
         sample = hashes[rng.choice(n, size=min(n, nlist * 64), replace=False)]

@@ -116,17 +116,27 @@ def match_maps(
 
 def find_pattern(
     images: np.ndarray | torch.Tensor, pattern: np.ndarray | str, variants: str = "all",
-    threshold: float | None = None, device: torch.device | str | None = None,
+    threshold: float | None = None, device: torch.device | str | None = None, batch: int = 8192,
 ) -> list[list[PatternMatch]]:
     """Every match in every image: a list per image of :class:`PatternMatch`, in raster order
-    of (y, x) then variant order. See :func:`match_maps` for the inputs."""
-    names, maps = match_maps(images, pattern, variants, threshold, device)
-    idx = torch.nonzero(maps).cpu().numpy()  # (M, 4): image, variant, y, x
-    result: list[list[PatternMatch]] = [[] for _ in range(maps.shape[0])]
-    order = np.lexsort((idx[:, 1], idx[:, 3], idx[:, 2], idx[:, 0])) if len(idx) else []
-    for i in order:
-        n, v, y, x = (int(a) for a in idx[i])
-        result[n].append(PatternMatch(x=x, y=y, variant=names[v]))
+    of (y, x) then variant order. See :func:`match_maps` for the inputs; the stack is processed
+    ``batch`` images at a time, so memory stays bounded."""
+    arr = images if isinstance(images, torch.Tensor) else np.asarray(images)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if threshold is None and arr.dtype not in (bool, np.bool_, torch.bool):
+        # "half of the maximum" is taken over the whole stack, not batch by batch
+        threshold = float(arr.max()) / 2 if arr.shape[0] * arr.shape[1] * arr.shape[2] else 0.0
+    result: list[list[PatternMatch]] = []
+    for start in range(0, arr.shape[0], batch):
+        names, maps = match_maps(arr[start:start + batch], pattern, variants, threshold, device, batch)
+        idx = torch.nonzero(maps).cpu().numpy()  # (M, 4): image, variant, y, x
+        part: list[list[PatternMatch]] = [[] for _ in range(maps.shape[0])]
+        if len(idx):
+            for i in np.lexsort((idx[:, 1], idx[:, 3], idx[:, 2], idx[:, 0])):
+                n, v, y, x = (int(a) for a in idx[i])
+                part[n].append(PatternMatch(x=x, y=y, variant=names[v]))
+        result.extend(part)
     return result
 
 

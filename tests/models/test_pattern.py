@@ -91,3 +91,12 @@ def test_find_pattern_reports_variant_positions():
 def test_bad_patterns(bad):
     with pytest.raises(ValueError):
         parse_pattern(bad)
+
+
+def test_batches_do_not_change_results():
+    rng = np.random.default_rng(9)
+    imgs = (rng.random((7, 12, 10)) < 0.5).astype(np.uint8) * 200
+    imgs[3] = 0  # an empty image: "half of the maximum" is the stack's, not the batch's
+    whole = find_pattern(imgs, "10/11")
+    assert find_pattern(imgs, "10/11", batch=2) == whole
+    assert whole[3] == []
