@@ -50,21 +50,25 @@ def _search_chunk(args):
     return out
 
 
-def _peer(args):
+def _peer_hash(path):
     import imagehash
 
-    paths, queries = args
-    originals = [imagehash.crop_resistant_hash(Image.open(p)) for p in paths]
-    out = []
-    for path, src, *_ in queries:
-        h = imagehash.crop_resistant_hash(Image.open(path))
+    return imagehash.crop_resistant_hash(Image.open(path))
+
+
+def _peer(pool, paths, queries):
+    """crop_resistant_hash: the best-matching original must be the source and a match."""
+    originals = list(pool.map(_peer_hash, [str(p) for p in paths], chunksize=8))
+    hashes = list(pool.map(_peer_hash, [q[0] for q in queries], chunksize=8))
+    out = {}
+    for (path, src, *_), h in zip(queries, hashes):
         best, best_key = None, None
         for i, o in enumerate(originals):
             matches, dist = h.hash_diff(o)
             key = (-matches, dist)
             if best_key is None or key < best_key:
                 best, best_key = i, key
-        out.append((path, best == src and h.matches(originals[best])))
+        out[path] = best == src and h.matches(originals[best])
     return out
 
 
@@ -99,10 +103,8 @@ def main() -> None:
                 for path, hits, t in part:
                     results[path] = hits
                     times.append(t)
-            peer = {}
-            if not args.no_peer:
-                for part in pool.map(_peer, [([str(p) for p in paths], c) for c in chunks]):
-                    peer.update(dict(part))
+            print(f"searched {len(results)} crops", flush=True)
+            peer = {} if args.no_peer else _peer(pool, paths, queries)
     src_paths = [str(Path(p).resolve()) for p in paths]
     rows = []
     verdict = []

@@ -83,6 +83,22 @@ def prepare_query(path: str) -> PreparedQuery:
     )
 
 
+def _resize_to(pixels: np.ndarray, w: int, h: int) -> np.ndarray:
+    if (w, h) == (pixels.shape[1], pixels.shape[0]):
+        return pixels
+    im = Image.fromarray(pixels)
+    return np.asarray(im.resize((w, h), Image.Resampling.BOX if w < im.width else Image.Resampling.BILINEAR))
+
+
+def _at_most(img: LoadedImage, side: int) -> LoadedImage:
+    """``img`` with its decoded pixels shrunk so the shorter side is at most 1.5 x ``side``."""
+    h, w = img.pixels.shape[:2]
+    if min(h, w) <= side * 1.5:
+        return img
+    k = side / min(h, w)
+    return LoadedImage(_resize_to(img.pixels, max(1, round(w * k)), max(1, round(h * k))), img.width, img.height)
+
+
 def _shrink(pixels: np.ndarray, side: int) -> np.ndarray:
     h, w = pixels.shape[:2]
     k = side / min(h, w)
@@ -191,21 +207,25 @@ class Searcher:
         from lookalike.models.crop import find_crop  # torch is only imported when refining
 
         try:
-            small = load_image(path, min_side=COARSE_SIDE)
+            small = _at_most(load_image(path, min_side=COARSE_SIDE), COARSE_SIDE)
         except ImageLoadError as exc:
             log.warning("cannot refine against %s: %s", path, exc)
             return None
-        qsmall = q.small
-        rq = qsmall.shape[1] / q.image.width  # small query pixels per original query pixel
-        rc = small.pixels.shape[1] / small.width
+        rc = small.pixels.shape[1] / small.width  # small candidate pixels per original pixel
         est = pred[2] / q.image.width  # size of the query in the candidate, original pixels
-        # tiles come in steps of 4/3 to 2, so the estimate is within about 30%; an unscaled
-        # crop (scale 1.0, the common case) is always tried
-        factors = {round(est * f, 4) for f in (0.72, 0.85, 1.0, 1.18, 1.4)} | {1.0}
+        t = est * rc  # query original pixels -> small candidate pixels, as the tiles predict
         H, W = small.pixels.shape[:2]
-        qh, qw = qsmall.shape[:2]
-        scales = sorted(f * rc / rq for f in factors if qh * f * rc / rq <= H and qw * f * rc / rq <= W
-                        and min(qh, qw) * f * rc / rq >= 8)
+        qw, qh = q.image.width * t, q.image.height * t
+        if min(qw, qh) < 6:
+            return None
+        qsmall = _resize_to(q.small if min(q.small.shape[:2]) >= min(qw, qh) else q.image.pixels,
+                            max(1, round(qw)), max(1, round(qh)))
+        # tiles come in steps of 4/3 to 2, so the estimate is within about 30%; an unscaled
+        # crop (the common case) is always tried
+        factors = {0.72, 0.85, 1.0, 1.18, 1.4}
+        if 0.5 <= 1 / est <= 2:
+            factors.add(round(1 / est, 4))
+        scales = sorted(f for f in factors if qh * f <= H and qw * f <= W and min(qh, qw) * f >= 6)
         if not scales:
             return None
         m = find_crop(small.pixels, qsmall, top_k=1, scales=scales, coarse_to_fine=False)[0]
@@ -219,7 +239,7 @@ class Searcher:
         except ImageLoadError as exc:
             log.warning("cannot refine against %s: %s", path, exc)
             return None
-        s_orig = m.scale * rq / rc  # query original px -> candidate original px
+        s_orig = m.scale * t / rc  # query original px -> candidate original px
         pad = 0.15
         bx, by, bw, bh = box
         x0, y0 = max(0, int(bx - bw * pad) - 4), max(0, int(by - bh * pad) - 4)
