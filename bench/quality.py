@@ -97,6 +97,7 @@ def main() -> None:
         with ProcessPoolExecutor(args.workers) as pool:
             for part in pool.map(_search_chunk, [(str(tmp / "ix"), c) for c in chunks]):
                 results.update(dict(part))
+                print(f"  searched {len(results)}/{len(queries)}", flush=True)
         originals = [peer_signatures(Image.open(p)) for p in paths]
         src_paths = [str(Path(p).resolve()) for p in paths]
         stats: dict[tuple[str, str, str], list[int]] = {}
