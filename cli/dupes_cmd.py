@@ -21,7 +21,9 @@ def dupes_command(
     ),
     json_out: bool = JsonOption,
 ) -> None:
-    """List groups of near-duplicate images (recompressed, resized, lightly edited copies).
+    """List groups of near-duplicate images, and duplicate regions with --regions.
+
+    Near-duplicates are recompressed, resized or lightly edited copies.
 
     Rotated or mirrored copies are not duplicates. --regions adds, for each pair of images that
     share a region (a crop, a collage, a reused background), their best matching pair of boxes.

@@ -18,7 +18,9 @@ def index_command(
     workers: int = typer.Option(0, "--workers", "-w", help="Processes that decode images (0: one per CPU)."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Index images: new files are added, changed ones re-described, vanished ones dropped.
+    """Index images and folders, or bring an index up to date.
+
+    New files are added, changed ones re-described, vanished ones dropped.
 
     Every image is described whole and as overlapping tiles at four scales, so later searches
     find crops and shared regions too. Unreadable files are skipped and listed with a reason.

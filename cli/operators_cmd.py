@@ -35,9 +35,10 @@ def find_crop_command(
     device: str | None = typer.Option(None, "--device", help="torch device, e.g. cpu or cuda."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Find where CROP sits in IMAGE (normalized cross-correlation over all color channels,
-    exact to the pixel for an unscaled crop). With --apply, cut every other image at that box:
-    crop one screenshot by hand, crop a thousand more at the same place."""
+    """Find where CROP sits in IMAGE; --apply cuts other images at that box.
+
+    Normalized cross-correlation over all color channels, exact to the pixel for an unscaled
+    crop. With --apply: crop one screenshot by hand, crop a thousand more at the same place."""
     from lookalike.models.crop_files import apply_box, locate_crop
 
     if apply and out_dir is None:
@@ -71,6 +72,7 @@ def pattern_command(
     json_out: bool = JsonOption,
 ) -> None:
     """Find a small binary pattern in any of its rotations and mirrors (hit-or-miss).
+
     With --json, one line per image in input order:
     {"input", "index", "found", "matches": [{"x", "y", "variant"}]}."""
     from lookalike.models.pattern_files import search_pattern_files

@@ -22,8 +22,10 @@ def search_command(
     ),
     json_out: bool = JsonOption,
 ) -> None:
-    """Search by example. Each indexed image appears at most once, with the box where it
-    resembles the query (the whole image, or the region a crop came from) and a score in [0, 1].
+    """Find indexed images that look like each query, whole or in part.
+
+    Each indexed image appears at most once, with the box where it resembles the query (the
+    whole image, or the region a crop came from) and a score in [0, 1].
 
     A hit is a match when the score reaches --min-score and the query is not merely a rotated,
     mirrored or channel-swapped version of it. With --json, one line per query:
