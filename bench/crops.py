@@ -39,8 +39,10 @@ def _search_chunk(args):
     import time
 
     index_dir, items = args
+    from common import single_thread
     from lookalike.indexer import Index
 
+    single_thread()
     out = []
     with Index.open(index_dir) as ix:
         for path, *_ in items:

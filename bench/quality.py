@@ -65,8 +65,10 @@ def make_queries(paths, qdir: Path):
 
 def _search_chunk(args):
     index_dir, items = args
+    from common import single_thread
     from lookalike.indexer import Index
 
+    single_thread()
     out = []
     with Index.open(index_dir) as ix:
         for path, src, kind, name in items:
