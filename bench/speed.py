@@ -135,7 +135,8 @@ def bench_index(files_dir: Path, n_files: int, repeat: int, tmp: Path) -> None:
 
 
 def synthetic_index(directory: Path, n_images: int, seeds: list) -> None:
-    """An index of ``n_images`` made by replicating described photos with perturbations."""
+    """An index of ``n_images`` made by replicating described photos with perturbations; each
+    copy is a symbolic link to its photo, so search can refine against its pixels."""
     from lookalike.indexer import Index
     from lookalike.indexer.catalog import ImageRecord
     from lookalike.indexer.describing import describe_file
@@ -145,6 +146,8 @@ def synthetic_index(directory: Path, n_images: int, seeds: list) -> None:
     rng = np.random.default_rng(11)
     files, _ = scan(seeds)
     base = [describe_file(f).record for f in files]
+    links = directory.parent / f"{directory.name}-links"
+    links.mkdir(parents=True, exist_ok=True)
     with Index.open(directory, create=True) as ix:
         run = ix.catalog.start_run()
         batch = []
@@ -155,7 +158,9 @@ def synthetic_index(directory: Path, n_images: int, seeds: list) -> None:
                 v /= np.linalg.norm(v)
                 flips = np.packbits(rng.random((len(r.region_hashes), r.region_hashes.shape[1] * 8)) < 0.03, axis=1)
                 hashes = np.bitwise_xor(r.region_hashes, flips)
-                r = ImageRecord(path=f"{r.path}#copy{i}", size=r.size, mtime_ns=r.mtime_ns, width=r.width,
+                link = links / f"copy{i}{Path(r.path).suffix}"
+                link.symlink_to(r.path)
+                r = ImageRecord(path=str(link), size=r.size, mtime_ns=r.mtime_ns, width=r.width,
                                 height=r.height, vector=v, hash_hex=GridHash.from_vector(v).hex(), info=r.info,
                                 region_boxes=r.region_boxes, region_hashes=hashes, region_info=r.region_info,
                                 region_low_info=r.region_low_info)
