@@ -82,7 +82,7 @@ def main() -> None:
                 agree_cv += (m.box[0], m.box[1]) == loc
                 if not args.no_skimage:
                     t = time.perf_counter()
-                    r = match_template(img, crop, channel_axis=-1)
+                    r = match_template(img, crop)  # 3-D: channels correlate together, output (H, W, 1)
                     t_sk.append(time.perf_counter() - t)
                     sy, sx = np.unravel_index(np.argmax(r), r.shape[:2])
                     agree_sk += (m.box[1], m.box[0]) == (int(sy), int(sx))
