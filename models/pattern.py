@@ -85,15 +85,8 @@ def _as_binary(images, threshold: float | None, device) -> torch.Tensor:
     return b.to(torch.float32)[:, None]
 
 
-def match_maps(
-    images: np.ndarray | torch.Tensor, pattern: np.ndarray | str, variants: str = "all",
-    threshold: float | None = None, device: torch.device | str | None = None, batch: int = 8192,
-) -> tuple[list[str], torch.Tensor]:
-    """Where each variant matches: names and a ``(N, V, H, W) bool`` map indexed by top-left
-    position. ``images``: ``(N, H, W)`` (bool, or numbers binarized at ``threshold``, default
-    half of the maximum)."""
-    x = _as_binary(images, threshold, device)
-    vs = pattern_variants(pattern, variants)
+def _conv_maps(x: torch.Tensor, vs: list[tuple[str, np.ndarray]]) -> torch.Tensor:
+    """Match maps ``(N, V, H, W) bool`` of 0/1 images ``(N, 1, H, W)`` by one conv2d."""
     size = max(max(v.shape) for _, v in vs)
     kernel = torch.zeros((len(vs), 1, size, size), dtype=torch.float32, device=x.device)
     need = torch.zeros(len(vs), dtype=torch.float32, device=x.device)
@@ -101,16 +94,77 @@ def match_maps(
         t = torch.from_numpy(v.astype(np.float32)).to(x.device)
         kernel[i, 0, : v.shape[0], : v.shape[1]] = torch.where(t == 1, 1.0, torch.where(t == 0, -1.0, 0.0))
         need[i] = float((v == 1).sum())
-    n, _, H, W = x.shape
-    valid = torch.zeros((len(vs), H, W), dtype=torch.bool, device=x.device)
+    _, _, H, W = x.shape
+    xb = F.pad(x.to(torch.float32), (0, size - 1, 0, size - 1))  # padding is only reached by invalid positions
+    return (F.conv2d(xb, kernel) == need[None, :, None, None]) & _valid(vs, H, W, x.device)[None]
+
+
+def _valid(vs: list[tuple[str, np.ndarray]], H: int, W: int, device) -> torch.Tensor:
+    """``(V, H, W) bool``: top-left positions where each variant fits inside the image."""
+    valid = torch.zeros((len(vs), H, W), dtype=torch.bool, device=device)
     for i, (_, v) in enumerate(vs):
         if v.shape[0] <= H and v.shape[1] <= W:
             valid[i, : H - v.shape[0] + 1, : W - v.shape[1] + 1] = True
+    return valid
+
+
+#: Images at most this wide are matched bit-parallel: each row is one int64.
+BIT_WIDTH = 62
+
+
+def _bit_masks(x: torch.Tensor, vs: list[tuple[str, np.ndarray]]) -> torch.Tensor:
+    """Match masks ``(N, V, H) int64`` (bit ``x`` of entry ``y``: a match at ``x, y``) by
+    bit-parallel logic: each image row is packed into
+    an int64 whose bit ``x`` is pixel ``x``; for a pattern row, AND-ing the row shifted by each
+    pattern column (inverted for background cells) leaves bit ``x`` set exactly where that
+    pattern row fits at column ``x``; AND-ing pattern rows over ``y`` finishes the 2-D test."""
+    n, _, H, W = x.shape
+    weights = (torch.ones(W, dtype=torch.int64, device=x.device) << torch.arange(W, device=x.device))
+    rows = (x[:, 0].to(torch.int64) * weights).sum(-1)  # (N, H)
+    inv = ~rows
+    out = torch.zeros((n, len(vs), H), dtype=torch.int64, device=x.device)
+    for k, (_, v) in enumerate(vs):
+        h, w = v.shape
+        if h > H or w > W:
+            continue
+        acc = torch.full((n, H - h + 1), -1, dtype=torch.int64, device=x.device)
+        for i in range(h):
+            line = torch.full((n, H), -1, dtype=torch.int64, device=x.device)
+            for j in range(w):
+                if v[i, j] == 1:
+                    line &= rows >> j
+                elif v[i, j] == 0:
+                    line &= inv >> j
+            acc &= line[:, i: i + H - h + 1]
+        out[:, k, : H - h + 1] = acc & ((1 << (W - w + 1)) - 1)
+    return out
+
+
+def _bit_maps(x: torch.Tensor, vs: list[tuple[str, np.ndarray]]) -> torch.Tensor:
+    bits = torch.arange(x.shape[3], device=x.device)
+    return ((_bit_masks(x, vs)[..., None] >> bits) & 1).to(torch.bool)
+
+
+def match_maps(
+    images: np.ndarray | torch.Tensor, pattern: np.ndarray | str, variants: str = "all",
+    threshold: float | None = None, device: torch.device | str | None = None, batch: int = 8192,
+    method: str = "auto",
+) -> tuple[list[str], torch.Tensor]:
+    """Where each variant matches: names and a ``(N, V, H, W) bool`` map indexed by top-left
+    position. ``images``: ``(N, H, W)`` (bool, or numbers binarized at ``threshold``, default
+    half of the maximum). ``method``: ``"bits"`` (images up to 62 pixels wide), ``"conv"``, or
+    ``"auto"`` (bits when it applies); both give identical maps."""
+    x = _as_binary(images, threshold, device)
+    vs = pattern_variants(pattern, variants)
+    n, _, H, W = x.shape
+    if method not in ("auto", "bits", "conv"):
+        raise ValueError(f"method must be auto, bits or conv, got {method!r}")
+    use_bits = method == "bits" or (method == "auto" and W <= BIT_WIDTH)
+    if use_bits and W > BIT_WIDTH:
+        raise ValueError(f"the bit-parallel method takes images up to {BIT_WIDTH} pixels wide")
     out = torch.empty((n, len(vs), H, W), dtype=torch.bool, device=x.device)
     for s in range(0, n, batch):
-        xb = F.pad(x[s:s + batch], (0, size - 1, 0, size - 1))  # padding only reached by invalid positions
-        score = F.conv2d(xb, kernel)
-        out[s:s + batch] = (score == need[None, :, None, None]) & valid[None]
+        out[s:s + batch] = _bit_maps(x[s:s + batch], vs) if use_bits else _conv_maps(x[s:s + batch], vs)
     return [name for name, _ in vs], out
 
 
@@ -127,15 +181,24 @@ def find_pattern(
     if threshold is None and arr.dtype not in (bool, np.bool_, torch.bool):
         # "half of the maximum" is taken over the whole stack, not batch by batch
         threshold = float(arr.max()) / 2 if arr.shape[0] * arr.shape[1] * arr.shape[2] else 0.0
+    vs = pattern_variants(pattern, variants)
+    names = [name for name, _ in vs]
     result: list[list[PatternMatch]] = []
     for start in range(0, arr.shape[0], batch):
-        names, maps = match_maps(arr[start:start + batch], pattern, variants, threshold, device, batch)
-        idx = torch.nonzero(maps).cpu().numpy()  # (M, 4): image, variant, y, x
-        part: list[list[PatternMatch]] = [[] for _ in range(maps.shape[0])]
+        x = _as_binary(arr[start:start + batch], threshold, device)
+        if x.shape[3] <= BIT_WIDTH:
+            masks = _bit_masks(x, vs)  # (n, V, H): decode only the rows that match somewhere
+            nz = torch.nonzero(masks)
+            vals = masks[nz[:, 0], nz[:, 1], nz[:, 2]]
+            hit = torch.nonzero((vals[:, None] >> torch.arange(x.shape[3], device=x.device)) & 1)
+            idx = torch.cat([nz[hit[:, 0]], hit[:, 1:2]], dim=1).cpu().numpy()  # image, variant, y, x
+        else:
+            idx = torch.nonzero(_conv_maps(x, vs)).cpu().numpy()
+        part: list[list[PatternMatch]] = [[] for _ in range(x.shape[0])]
         if len(idx):
             for i in np.lexsort((idx[:, 1], idx[:, 3], idx[:, 2], idx[:, 0])):
-                n, v, y, x = (int(a) for a in idx[i])
-                part[n].append(PatternMatch(x=x, y=y, variant=names[v]))
+                n, v, y, xx = (int(a) for a in idx[i])
+                part[n].append(PatternMatch(x=xx, y=y, variant=names[v]))
         result.extend(part)
     return result
 

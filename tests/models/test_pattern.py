@@ -3,6 +3,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
@@ -100,3 +101,19 @@ def test_batches_do_not_change_results():
     whole = find_pattern(imgs, "10/11")
     assert find_pattern(imgs, "10/11", batch=2) == whole
     assert whole[3] == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=patterns, seed=st.integers(0, 2**16), w=st.integers(1, 62), h=st.integers(1, 12))
+def test_bit_parallel_and_convolution_agree(spec, seed, w, h):
+    rng = np.random.default_rng(seed)
+    imgs = rng.random((4, h, w)) < 0.5
+    _, bits = match_maps(imgs, spec, method="bits")
+    _, conv = match_maps(imgs, spec, method="conv")
+    assert torch.equal(bits, conv)
+
+
+def test_wide_images_use_convolution():
+    img = np.zeros((5, 100), bool)
+    img[2, 90:93] = True
+    assert [(m.x, m.y) for m in find_pattern(img, "111")[0]] == [(90, 2)]
