@@ -24,7 +24,9 @@ from .results import (
     DuplicateReport, IndexInfo, IndexReport, RegionPair, RegionRef, SearchHit, SkippedFile, VerifyReport,
 )
 from .scanning import scan, under_roots
-from .searching import DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, Searcher, aspect_factor, prepare_query
+from .searching import (
+    DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, PreparedQuery, Searcher, aspect_factor, prepare_query,
+)
 from .vectors import (
     APPROXIMATE_IMAGES, APPROXIMATE_REGIONS, approximate_kind, build_image_index, build_region_index,
     read_index_file, write_index_file,
@@ -221,7 +223,8 @@ class Index:
         q = prepare_query(str(query))
         return self.search_prepared(q, k, min_score)
 
-    def search_prepared(self, q, k: int = 10, min_score: float | None = None) -> list[SearchHit]:
+    def search_prepared(self, q: PreparedQuery, k: int = 10, min_score: float | None = None) -> list[SearchHit]:
+        """Like :meth:`search`, for a query already prepared with :func:`prepare_query`."""
         threshold = DEFAULT_MIN_SCORE if min_score is None else float(min_score)
         if not 0.0 <= threshold <= 1.0:
             raise QueryError("min-score must be between 0 and 1")
