@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["UnionFind", "duplicate_groups", "duplicate_regions", "REGION_MIN_FRACTION"]
 
 import math
+from typing import Callable
 
 import faiss
 import numpy as np
@@ -50,7 +51,7 @@ class UnionFind:
 
 def duplicate_groups(
     vectors: np.ndarray, sizes: np.ndarray, info: np.ndarray, min_score: float,
-    orientation_tolerance: float, aspect: "callable",
+    orientation_tolerance: float, aspect: Callable[[float, float, float, float], float],
 ) -> list[list[int]]:
     """Row-index groups of near-duplicates among ``vectors`` ``(N, D)`` (unit rows).
 
@@ -85,7 +86,7 @@ def duplicate_groups(
 
 def duplicate_regions(
     region_ids: np.ndarray, hashes: np.ndarray, owners: np.ndarray, min_score: float,
-    same_group: "callable",
+    same_group: Callable[[int, int], bool],
 ) -> list[tuple[int, int, float]]:
     """Best pair of duplicate tiles for each pair of different images: ``(region_a, region_b,
     score)`` with the score estimated from the Hamming distance of the hashes. Tiles of one
