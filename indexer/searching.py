@@ -92,20 +92,18 @@ def _resize_to(pixels: np.ndarray, w: int, h: int) -> np.ndarray:
 
 def _at_most(img: LoadedImage, side: int) -> LoadedImage:
     """``img`` with its decoded pixels shrunk so the shorter side is at most 1.5 x ``side``."""
-    h, w = img.pixels.shape[:2]
-    if min(h, w) <= side * 1.5:
+    if min(img.pixels.shape[:2]) <= side * 1.5:
         return img
-    k = side / min(h, w)
-    return LoadedImage(_resize_to(img.pixels, max(1, round(w * k)), max(1, round(h * k))), img.width, img.height)
+    return LoadedImage(_shrink(img.pixels, side), img.width, img.height)
 
 
 def _shrink(pixels: np.ndarray, side: int) -> np.ndarray:
+    """``pixels`` scaled down so the shorter side is ``side`` (unchanged if already smaller)."""
     h, w = pixels.shape[:2]
     k = side / min(h, w)
     if k >= 1:
         return pixels
-    size = (max(1, round(w * k)), max(1, round(h * k)))
-    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BOX))
+    return _resize_to(pixels, max(1, round(w * k)), max(1, round(h * k)))
 
 
 def aspect_factor(qw: float, qh: float, cw: float, ch: float) -> float:
