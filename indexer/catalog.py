@@ -185,9 +185,10 @@ class Catalog:
         rows = self.conn.execute("SELECT id, path, size, mtime_ns FROM images")
         return {r[1]: StoredFile(int(r[0]), r[1], int(r[2]), int(r[3])) for r in rows}
 
-    def skipped_files(self) -> dict[str, tuple[int, int]]:
-        rows = self.conn.execute("SELECT path, size, mtime_ns FROM skipped")
-        return {r[0]: (int(r[1] or -1), int(r[2] or -1)) for r in rows}
+    def skipped_files(self) -> dict[str, tuple[int, int, str, str]]:
+        """``path -> (size, mtime_ns, reason, detail)`` of files recorded as skipped."""
+        rows = self.conn.execute("SELECT path, size, mtime_ns, reason, detail FROM skipped")
+        return {r[0]: (int(r[1] or -1), int(r[2] or -1), r[3], r[4] or "") for r in rows}
 
     def write_batch(
         self,

@@ -118,13 +118,12 @@ class Index:
             todo = []
             unchanged = 0
             still_skipped: list[SkippedFile] = []
-            skipped_reasons = {p: (r, d) for p, r, d in self.catalog.skipped_list()}
             for f in files:
                 s = stored.get(f.path)
                 if s is not None and s.size == f.size and s.mtime_ns == f.mtime_ns:
                     unchanged += 1
-                elif s is None and skipped_before.get(f.path) == (f.size, f.mtime_ns):
-                    reason, detail = skipped_reasons[f.path]
+                elif s is None and skipped_before.get(f.path, ())[:2] == (f.size, f.mtime_ns):
+                    _, _, reason, detail = skipped_before[f.path]
                     still_skipped.append(SkippedFile(f.path, reason, detail))
                 else:
                     todo.append(f)

@@ -23,6 +23,9 @@ def test_index_search_dupes_info_verify_json(tmp_path, sample_copy):
     assert set(out) == {"added", "updated", "removed", "unchanged", "skipped"}
     assert out["added"] == 28 and len(out["skipped"]) == 2
     assert {s["reason"] for s in out["skipped"]} == {"truncated", "unsupported-format"}
+    again = json.loads(_run("index", sample_copy / "photos", "--index", ix, "--json").stdout)
+    assert (again["added"], again["unchanged"]) == (0, 28)
+    assert again["skipped"] == out["skipped"]  # unchanged bad files are reported again, not re-read
 
     queries = sorted((sample_copy / "queries").iterdir())
     r = _run("search", *queries, "--index", ix, "--json", "-k", "3")
