@@ -6,15 +6,14 @@ from pathlib import Path
 
 import typer
 
-from lookalike.indexer import Index
 
-from .common import IndexOption, JsonOption, handle_errors, index_dir, print_json
+from .common import IndexOption, JsonOption, handle_errors, open_index, print_json
 
 
 @handle_errors
 def info_command(index: Path | None = IndexOption, json_out: bool = JsonOption) -> None:
     """Show what an index holds: images, regions, skipped files, how it is searched."""
-    with Index.open(index_dir(index)) as ix:
+    with open_index(index) as ix:
         info = ix.info()
     if json_out:
         print_json(info)
@@ -30,7 +29,7 @@ def info_command(index: Path | None = IndexOption, json_out: bool = JsonOption) 
 @handle_errors
 def rebuild_command(index: Path | None = IndexOption, json_out: bool = JsonOption) -> None:
     """Recreate the FAISS files from the SQLite catalog (the source of truth)."""
-    with Index.open(index_dir(index)) as ix:
+    with open_index(index) as ix:
         ix.rebuild()
         info = ix.info()
     if json_out:
@@ -42,7 +41,7 @@ def rebuild_command(index: Path | None = IndexOption, json_out: bool = JsonOptio
 @handle_errors
 def verify_command(index: Path | None = IndexOption, json_out: bool = JsonOption) -> None:
     """Check the catalog and that the FAISS files match it exactly. Exit 1 on any mismatch."""
-    with Index.open(index_dir(index)) as ix:
+    with open_index(index) as ix:
         report = ix.verify()
     if json_out:
         print_json(report)

@@ -34,6 +34,14 @@ def index_dir(option: Path | None) -> Path:
     return Path(os.environ.get(INDEX_ENV) or DEFAULT_INDEX)
 
 
+def open_index(option: Path | None, create: bool = False) -> Any:
+    """The :class:`~lookalike.indexer.index.Index` at ``--index`` (imported here: FAISS and
+    SQLite load only for the commands that use an index)."""
+    from lookalike.indexer.index import Index
+
+    return Index.open(index_dir(option), create=create)
+
+
 def fail(message: str, code: int = 1) -> "typer.Exit":
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from lookalike.indexer import Index
 
-from .common import IndexOption, JsonOption, handle_errors, index_dir, print_json
+from .common import IndexOption, JsonOption, handle_errors, open_index, print_json
 
 
 @handle_errors
@@ -28,7 +27,7 @@ def dupes_command(
     Rotated or mirrored copies are not duplicates. --regions adds, for each pair of images that
     share a region (a crop, a collage, a reused background), their best matching pair of boxes.
     """
-    with Index.open(index_dir(index)) as ix:
+    with open_index(index) as ix:
         report = ix.duplicates(regions=regions, min_score=min_score)
     if json_out:
         print_json({

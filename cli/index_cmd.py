@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from lookalike.indexer import Index
 
-from .common import IndexOption, JsonOption, handle_errors, index_dir, print_json, progress_bar
+from .common import IndexOption, JsonOption, handle_errors, open_index, print_json, progress_bar
 
 
 @handle_errors
@@ -26,7 +25,7 @@ def index_command(
     find crops and shared regions too. Unreadable files are skipped and listed with a reason.
     Re-run it any time; an interrupted run resumes where it stopped.
     """
-    with Index.open(index_dir(index), create=True) as ix:
+    with open_index(index, create=True) as ix:
         with progress_bar("indexing", not json_out) as progress:
             report = ix.add(paths, progress=progress, workers=workers or None)
     if json_out:

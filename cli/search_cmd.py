@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from lookalike.indexer import Index, LookalikeError
+from lookalike.indexer.errors import LookalikeError
 
-from .common import IndexOption, JsonOption, handle_errors, index_dir, print_json
+from .common import IndexOption, JsonOption, handle_errors, open_index, print_json
 
 
 @handle_errors
@@ -32,7 +32,7 @@ def search_command(
     {"query": ..., "hits": [{"path", "score", "match", "box": [x, y, w, h]}]}.
     """
     failures = 0
-    with Index.open(index_dir(index)) as ix:
+    with open_index(index) as ix:
         for q in queries:
             try:
                 hits = ix.search(q, k=k, min_score=min_score)

@@ -1,43 +1,55 @@
-"""lookalike's index: color-grid descriptors of images and tiles in SQLite + FAISS."""
+"""lookalike's index: color-grid descriptors of images and tiles in SQLite + FAISS.
 
-from .descriptor import DESCRIPTOR_VERSION, Descriptors, describe_boxes
-from .errors import (
-    ImageLoadError, IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
-    LookalikeError, QueryError, SkipReason,
-)
-from .gridhash import GridHash
-from .index import Index
-from .loading import LoadedImage, load_image
-from .results import (
-    DuplicateReport, IndexInfo, IndexReport, RegionPair, RegionRef, SearchHit, SearchResult, SkippedFile,
-    VerifyReport,
-)
-from .searching import DEFAULT_MIN_SCORE
+Names are imported on first use (PEP 562), so ``import lookalike.indexer.errors`` (as every
+command of the CLI does) does not pay for FAISS, SQLite or torch.
+"""
 
-__all__ = [
-    "DEFAULT_MIN_SCORE",
-    "DESCRIPTOR_VERSION",
-    "Descriptors",
-    "DuplicateReport",
-    "GridHash",
-    "ImageLoadError",
-    "Index",
-    "IndexCorruptError",
-    "IndexInfo",
-    "IndexLockedError",
-    "IndexMismatchError",
-    "IndexNotFoundError",
-    "IndexReport",
-    "LoadedImage",
-    "LookalikeError",
-    "QueryError",
-    "RegionPair",
-    "RegionRef",
-    "SearchHit",
-    "SearchResult",
-    "SkipReason",
-    "SkippedFile",
-    "VerifyReport",
-    "describe_boxes",
-    "load_image",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "DESCRIPTOR_VERSION": "descriptor", "Descriptors": "descriptor", "describe_boxes": "descriptor",
+    "ImageLoadError": "errors", "IndexCorruptError": "errors", "IndexLockedError": "errors",
+    "IndexMismatchError": "errors", "IndexNotFoundError": "errors", "LookalikeError": "errors",
+    "QueryError": "errors", "SkipReason": "errors",
+    "GridHash": "gridhash",
+    "Index": "index",
+    "LoadedImage": "loading", "load_image": "loading",
+    "DuplicateReport": "results", "IndexInfo": "results", "IndexReport": "results", "RegionPair": "results",
+    "RegionRef": "results", "SearchHit": "results", "SearchResult": "results", "SkippedFile": "results",
+    "VerifyReport": "results",
+    "DEFAULT_MIN_SCORE": "searching",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .descriptor import DESCRIPTOR_VERSION, Descriptors, describe_boxes
+    from .errors import (
+        ImageLoadError, IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
+        LookalikeError, QueryError, SkipReason,
+    )
+    from .gridhash import GridHash
+    from .index import Index
+    from .loading import LoadedImage, load_image
+    from .results import (
+        DuplicateReport, IndexInfo, IndexReport, RegionPair, RegionRef, SearchHit, SearchResult, SkippedFile,
+        VerifyReport,
+    )
+    from .searching import DEFAULT_MIN_SCORE

@@ -13,8 +13,8 @@ every foreground cell sees 1 and every background cell sees 0. All variants run 
 
 from __future__ import annotations
 
-__all__ = ["PatternMatch", "parse_pattern", "pattern_variants", "find_pattern", "match_maps", "FindPattern",
-           "VARIANT_NAMES"]
+__all__ = ["PatternMatch", "PatternHits", "parse_pattern", "pattern_variants", "find_pattern", "pattern_hits",
+           "match_maps", "FindPattern", "VARIANT_NAMES"]
 
 from dataclasses import dataclass
 
@@ -33,6 +33,37 @@ class PatternMatch:
     x: int
     y: int
     variant: str
+
+
+@dataclass(frozen=True)
+class PatternHits:
+    """Every match in a stack of ``count`` images as parallel ``(M,) int64`` arrays, sorted by
+    image, then row ``y``, column ``x`` and variant. ``variant`` indexes ``names``. This is the
+    form to use for large stacks: no Python object per match."""
+
+    names: tuple[str, ...]
+    count: int
+    image: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    variant: np.ndarray
+
+    def offsets(self) -> np.ndarray:
+        """``(count + 1,) int64``: the matches of image ``i`` are ``offsets[i]:offsets[i + 1]``."""
+        return np.searchsorted(self.image, np.arange(self.count + 1))
+
+    def found(self) -> np.ndarray:
+        """``(count,) bool``: whether each image has at least one match."""
+        out = np.zeros(self.count, dtype=bool)
+        out[self.image] = True
+        return out
+
+    def per_image(self) -> list[list[PatternMatch]]:
+        """The matches as :class:`PatternMatch` lists, one per image."""
+        out: list[list[PatternMatch]] = [[] for _ in range(self.count)]
+        for n, y, x, v in zip(self.image.tolist(), self.y.tolist(), self.x.tolist(), self.variant.tolist()):
+            out[n].append(PatternMatch(x=x, y=y, variant=self.names[v]))
+        return out
 
 
 def parse_pattern(spec: str) -> np.ndarray:
@@ -67,7 +98,9 @@ def pattern_variants(pattern: np.ndarray | str, which: str = "all") -> list[tupl
 
 
 def _as_binary(images, threshold: float | None, device) -> torch.Tensor:
-    """``(N, H, W)`` or ``(H, W)`` numpy/tensor -> ``(N, 1, H, W) float32`` of 0/1."""
+    """``(N, H, W)`` or ``(H, W)`` numpy/tensor -> ``(N, 1, H, W) bool`` (foreground: above
+    ``threshold``, default half of the maximum). Numbers are compared in their own dtype's
+    promotion with the threshold, never copied to float first."""
     x = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
     if x.ndim == 2:
         x = x[None]
@@ -75,14 +108,13 @@ def _as_binary(images, threshold: float | None, device) -> torch.Tensor:
         raise ValueError(f"expected images of shape (N, H, W) or (H, W), got {tuple(x.shape)}")
     if x.shape[1] == 0 or x.shape[2] == 0:
         raise ValueError("images are empty")
+    if x.is_complex():
+        raise ValueError("images must be real numbers or booleans")
     x = x.to(device) if device is not None else x
     if x.dtype == torch.bool:
-        b = x
-    else:
-        xf = x.to(torch.float32)
-        t = float(threshold) if threshold is not None else float(xf.max()) / 2 if x.numel() else 0.0
-        b = xf > t
-    return b.to(torch.float32)[:, None]
+        return x[:, None]
+    t = float(threshold) if threshold is not None else float(x.max()) / 2 if x.numel() else 0.0
+    return (x > t)[:, None]
 
 
 def _conv_maps(x: torch.Tensor, vs: list[tuple[str, np.ndarray]]) -> torch.Tensor:
@@ -95,7 +127,7 @@ def _conv_maps(x: torch.Tensor, vs: list[tuple[str, np.ndarray]]) -> torch.Tenso
         kernel[i, 0, : v.shape[0], : v.shape[1]] = torch.where(t == 1, 1.0, torch.where(t == 0, -1.0, 0.0))
         need[i] = float((v == 1).sum())
     _, _, H, W = x.shape
-    xb = F.pad(x.to(torch.float32), (0, size - 1, 0, size - 1))  # padding is only reached by invalid positions
+    xb = F.pad(x.to(torch.float32), (0, size - 1, 0, size - 1))  # x: bool  # padding is only reached by invalid positions
     return (F.conv2d(xb, kernel) == need[None, :, None, None]) & _valid(vs, H, W, x.device)[None]
 
 
@@ -108,28 +140,29 @@ def _valid(vs: list[tuple[str, np.ndarray]], H: int, W: int, device) -> torch.Te
     return valid
 
 
-#: Images at most this wide are matched bit-parallel: each row is one int64.
+#: Images at most this wide are matched bit-parallel: each row is one machine word (int32 up to 31 pixels, else int64).
 BIT_WIDTH = 62
 
 
 def _bit_masks(x: torch.Tensor, vs: list[tuple[str, np.ndarray]]) -> torch.Tensor:
-    """Match masks ``(N, V, H) int64`` (bit ``x`` of entry ``y``: a match at ``x, y``) by
+    """Match masks ``(N, V, H) int32 or int64`` (bit ``x`` of entry ``y``: a match at ``x, y``) by
     bit-parallel logic: each image row is packed into
-    an int64 whose bit ``x`` is pixel ``x``; for a pattern row, AND-ing the row shifted by each
+    a word whose bit ``x`` is pixel ``x``; for a pattern row, AND-ing the row shifted by each
     pattern column (inverted for background cells) leaves bit ``x`` set exactly where that
     pattern row fits at column ``x``; AND-ing pattern rows over ``y`` finishes the 2-D test."""
     n, _, H, W = x.shape
-    weights = (torch.ones(W, dtype=torch.int64, device=x.device) << torch.arange(W, device=x.device))
-    rows = (x[:, 0].to(torch.int64) * weights).sum(-1)  # (N, H)
+    word = torch.int32 if W <= 31 else torch.int64  # half the memory traffic for narrow images
+    weights = (torch.ones(W, dtype=word, device=x.device) << torch.arange(W, dtype=word, device=x.device))
+    rows = (x[:, 0].to(word) * weights).sum(-1, dtype=word)  # (N, H)
     inv = ~rows
-    out = torch.zeros((n, len(vs), H), dtype=torch.int64, device=x.device)
+    out = torch.zeros((n, len(vs), H), dtype=word, device=x.device)
     for k, (_, v) in enumerate(vs):
         h, w = v.shape
         if h > H or w > W:
             continue
-        acc = torch.full((n, H - h + 1), -1, dtype=torch.int64, device=x.device)
+        acc = torch.full((n, H - h + 1), -1, dtype=word, device=x.device)
         for i in range(h):
-            line = torch.full((n, H), -1, dtype=torch.int64, device=x.device)
+            line = torch.full((n, H), -1, dtype=word, device=x.device)
             for j in range(w):
                 if v[i, j] == 1:
                     line &= rows >> j
@@ -168,22 +201,22 @@ def match_maps(
     return [name for name, _ in vs], out
 
 
-def find_pattern(
+def pattern_hits(
     images: np.ndarray | torch.Tensor, pattern: np.ndarray | str, variants: str = "all",
     threshold: float | None = None, device: torch.device | str | None = None, batch: int = 8192,
-) -> list[list[PatternMatch]]:
-    """Every match in every image: a list per image of :class:`PatternMatch`, in raster order
-    of (y, x) then variant order. See :func:`match_maps` for the inputs; the stack is processed
-    ``batch`` images at a time, so memory stays bounded."""
+) -> PatternHits:
+    """Every match in every image, as arrays (:class:`PatternHits`). See :func:`match_maps` for
+    the inputs; the stack is processed ``batch`` images at a time, so memory stays bounded."""
     arr = images if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.ndim == 2:
         arr = arr[None]
+    if arr.ndim != 3:
+        raise ValueError(f"expected images of shape (N, H, W) or (H, W), got {tuple(arr.shape)}")
     if threshold is None and arr.dtype not in (bool, np.bool_, torch.bool):
         # "half of the maximum" is taken over the whole stack, not batch by batch
         threshold = float(arr.max()) / 2 if arr.shape[0] * arr.shape[1] * arr.shape[2] else 0.0
     vs = pattern_variants(pattern, variants)
-    names = [name for name, _ in vs]
-    result: list[list[PatternMatch]] = []
+    parts = [np.zeros((0, 4), dtype=np.int64)]
     for start in range(0, arr.shape[0], batch):
         x = _as_binary(arr[start:start + batch], threshold, device)
         if x.shape[3] <= BIT_WIDTH:
@@ -194,13 +227,22 @@ def find_pattern(
             idx = torch.cat([nz[hit[:, 0]], hit[:, 1:2]], dim=1).cpu().numpy()  # image, variant, y, x
         else:
             idx = torch.nonzero(_conv_maps(x, vs)).cpu().numpy()
-        part: list[list[PatternMatch]] = [[] for _ in range(x.shape[0])]
-        if len(idx):
-            for i in np.lexsort((idx[:, 1], idx[:, 3], idx[:, 2], idx[:, 0])):
-                n, v, y, xx = (int(a) for a in idx[i])
-                part[n].append(PatternMatch(x=xx, y=y, variant=names[v]))
-        result.extend(part)
-    return result
+        idx = idx[np.lexsort((idx[:, 1], idx[:, 3], idx[:, 2], idx[:, 0]))]
+        idx[:, 0] += start
+        parts.append(idx)
+    idx = np.concatenate(parts).astype(np.int64)
+    return PatternHits(names=tuple(name for name, _ in vs), count=int(arr.shape[0]), image=idx[:, 0],
+                       y=idx[:, 2], x=idx[:, 3], variant=idx[:, 1])
+
+
+def find_pattern(
+    images: np.ndarray | torch.Tensor, pattern: np.ndarray | str, variants: str = "all",
+    threshold: float | None = None, device: torch.device | str | None = None, batch: int = 8192,
+) -> list[list[PatternMatch]]:
+    """Every match in every image: a list per image of :class:`PatternMatch`, in raster order
+    of (y, x) then variant order. Same inputs as :func:`pattern_hits`, which returns the
+    matches as arrays and is the faster choice for large stacks."""
+    return pattern_hits(images, pattern, variants, threshold, device, batch).per_image()
 
 
 class FindPattern(torch.nn.Module):

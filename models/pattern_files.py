@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PatternResult", "search_pattern_files", "load_stack"]
+__all__ = ["PatternFileResult", "search_pattern_files", "load_stack"]
 
 import os
 from dataclasses import dataclass
@@ -14,14 +14,15 @@ import numpy as np
 from lookalike.indexer.errors import ImageLoadError, QueryError
 from lookalike.indexer.loading import load_image
 
-from .pattern import PatternMatch, find_pattern, parse_pattern
+from .pattern import PatternHits, parse_pattern, pattern_hits
 
 
 @dataclass(frozen=True)
-class PatternResult:
+class PatternFileResult:
+    """The matches in one input file; an image file is a stack of one."""
+
     input: str
-    index: int
-    matches: list[PatternMatch]
+    hits: PatternHits
 
 
 def _parse_shape(shape: str) -> tuple[int, int]:
@@ -57,8 +58,8 @@ def load_stack(path: str | os.PathLike[str], shape: str | None) -> np.ndarray:
 def search_pattern_files(
     inputs: Sequence[str | os.PathLike[str]], pattern: str, variants: str = "all", shape: str | None = None,
     threshold: float | None = None, device: str | None = None,
-) -> Iterator[PatternResult]:
-    """Results per image, in input order (each .npy entry is one image)."""
+) -> Iterator[PatternFileResult]:
+    """Results per input file, in input order (a .npy stack holds many images)."""
     try:
         parse_pattern(pattern)
     except ValueError as exc:
@@ -74,8 +75,7 @@ def search_pattern_files(
             gray = img.pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
             stack = gray[None]
         try:
-            found = find_pattern(stack, pattern, variants=variants, threshold=threshold, device=device)
+            hits = pattern_hits(stack, pattern, variants=variants, threshold=threshold, device=device)
         except ValueError as exc:
             raise QueryError(str(exc)) from None
-        for i, matches in enumerate(found):
-            yield PatternResult(str(p), i, matches)
+        yield PatternFileResult(str(p), hits)

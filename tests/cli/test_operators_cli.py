@@ -60,3 +60,23 @@ def test_pattern_cli_npy_and_images(tmp_path):
     assert r.exit_code == 2 and "do not make" in r.output
     r = _run("pattern", tmp_path / "s.npy", "--pattern", "1x1")
     assert r.exit_code == 2 and "pattern cells" in r.output
+
+
+def test_pattern_json_lines_are_what_json_dumps_writes():
+    import json
+
+    import numpy as np
+
+    from lookalike.cli.pattern_cmd import json_lines
+    from lookalike.models import pattern_hits
+
+    rng = np.random.default_rng(3)
+    stack = rng.random((40, 9, 11)) < 0.5
+    hits = pattern_hits(stack, "10/11")
+    lines = list(json_lines('odd "name" é.npy', hits))
+    per_image = hits.per_image()
+    assert len(lines) == 40 and sum(map(bool, per_image)) > 5
+    for i, (line, matches) in enumerate(zip(lines, per_image)):
+        expected = {"input": 'odd "name" é.npy', "index": i, "found": bool(matches),
+                    "matches": [{"x": m.x, "y": m.y, "variant": m.variant} for m in matches]}
+        assert line == json.dumps(expected, ensure_ascii=False) + "\n"

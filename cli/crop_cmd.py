@@ -1,4 +1,4 @@
-"""`lookalike find-crop` and `lookalike pattern`: the torch operators on files."""
+"""`lookalike find-crop`: where a crop came from, and cutting other images at the same place."""
 
 from __future__ import annotations
 
@@ -59,29 +59,3 @@ def find_crop_command(
             typer.echo(f"wrote {a.out}" if a.out else f"skipped {a.path}: {a.error}")
     if any(a.out is None for a in applied):
         raise typer.Exit(1)
-
-
-@handle_errors
-def pattern_command(
-    inputs: list[Path] = typer.Argument(..., help="Images, or .npy stacks of shape (N, H, W) or (N, H*W)."),
-    pattern: str = typer.Option(..., "--pattern", "-p", help="Cells 1 (foreground), 0 (background), . (any); rows split by /, e.g. 1000/1111."),
-    variants: str = typer.Option("all", "--variants", help="all (8 rotations/mirrors), rotations (4) or none."),
-    shape: str | None = typer.Option(None, "--shape", metavar="HxW", help="Shape of flat .npy rows, e.g. 28x28."),
-    threshold: float | None = typer.Option(None, "--threshold", help="Foreground is above this (default: half the maximum)."),
-    device: str | None = typer.Option(None, "--device", help="torch device, e.g. cpu or cuda."),
-    json_out: bool = JsonOption,
-) -> None:
-    """Find a small binary pattern in any of its rotations and mirrors (hit-or-miss).
-
-    With --json, one line per image in input order:
-    {"input", "index", "found", "matches": [{"x", "y", "variant"}]}."""
-    from lookalike.models.pattern_files import search_pattern_files
-
-    for res in search_pattern_files(inputs, pattern, variants=variants, shape=shape, threshold=threshold, device=device):
-        if json_out:
-            print_json({"input": res.input, "index": res.index, "found": bool(res.matches),
-                        "matches": [{"x": m.x, "y": m.y, "variant": m.variant} for m in res.matches]})
-        else:
-            where = ", ".join(f"({m.x},{m.y}) {m.variant}" for m in res.matches[:10])
-            more = f" (+{len(res.matches) - 10} more)" if len(res.matches) > 10 else ""
-            typer.echo(f"{res.input}[{res.index}]: " + (f"{len(res.matches)} matches: {where}{more}" if res.matches else "not found"))
