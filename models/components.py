@@ -1,0 +1,228 @@
+"""label_regions: contiguous pixels of like color, exactly, with torch ops that run on CPU or CUDA.
+
+Two neighbouring pixels are *joined* when the Euclidean distance of their colors is at most
+``tolerance`` (0 joins identical colors only); regions are the connected components of that
+relation, so chains of small steps are allowed, as in a flood fill. 4- or 8-connectivity.
+
+The algorithm has no recursion and no iteration cap:
+
+1. Horizontal joins cut every row into *runs* (a cumulative sum numbers them in raster order).
+2. Vertical (and, for 8-connectivity, diagonal) joins become edges between runs of adjacent
+   rows; of the joined pixels that link the same two runs side by side only the first is kept.
+3. Union-find by hooking and pointer jumping over the run graph: every round each root hooks
+   onto the smallest root it is joined to, then pointers jump until every run points at its
+   root. Rounds repeat until no edge links two roots, so the result is exact whatever the
+   shape (long snakes and spirals included). Roots end as the smallest run of their region,
+   which is the region's first pixel in raster order, so labels come out numbered in that order.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RegionStats", "Segmentation", "label_regions", "LabelRegions", "region_joins"]
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class RegionStats:
+    """Per-region figures as arrays, row ``i`` for label ``i + 1``: ``area (N,) int64``,
+    ``box (N, 4) int64`` as ``x, y, w, h``, ``color (N, C) float64`` mean color,
+    ``centroid (N, 2) float64`` as ``x, y``."""
+
+    area: np.ndarray
+    box: np.ndarray
+    color: np.ndarray
+    centroid: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.area)
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """``labels``: ``(H, W) int32`` tensor, 0 for pixels of removed (too small) regions, else
+    ``1..count`` in raster order of each region's first pixel. ``stats``: see :class:`RegionStats`
+    (``None`` when not asked for)."""
+
+    labels: torch.Tensor
+    count: int
+    stats: RegionStats | None
+
+
+def _as_image(image: np.ndarray | torch.Tensor, device) -> torch.Tensor:
+    """``(H, W)``, ``(H, W, C)`` numpy or ``(C, H, W)``/``(H, W)`` tensor -> ``(C, H, W)`` tensor."""
+    if isinstance(image, torch.Tensor):
+        x = image[None] if image.ndim == 2 else image
+    else:
+        arr = np.asarray(image)
+        if arr.ndim == 3:
+            arr = np.ascontiguousarray(np.moveaxis(arr, -1, 0))
+        x = torch.from_numpy(arr[None] if arr.ndim == 2 else arr)
+    if x.ndim != 3 or x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(f"expected a non-empty image (H, W), (H, W, C) array or (C, H, W) tensor, got {tuple(x.shape)}")
+    if x.is_complex():
+        raise ValueError("image values must be real numbers")
+    if x.dtype == torch.bool:
+        x = x.to(torch.uint8)
+    return x.to(device) if device is not None else x
+
+
+def region_joins(image: torch.Tensor, tolerance: float, connectivity: int) -> list[torch.Tensor]:
+    """Joined neighbour pairs of a ``(C, H, W)`` image: ``[horizontal (H, W-1), vertical (H-1, W)]``
+    plus, for 8-connectivity, ``[down-right (H-1, W-1), down-left (H-1, W-1)]`` (``down-left``
+    at ``y, x`` joins ``(y, x+1)`` and ``(y+1, x)``); each ``bool``."""
+    x = image.to(torch.float64 if image.dtype.is_floating_point else torch.int64)
+    limit = float(tolerance) ** 2
+
+    def near(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if limit == 0:
+            return (a == b).all(dim=0)
+        d = a - b
+        return (d * d).sum(dim=0) <= limit
+
+    out = [near(x[:, :, 1:], x[:, :, :-1]), near(x[:, 1:, :], x[:, :-1, :])]
+    if connectivity == 8:
+        out += [near(x[:, 1:, 1:], x[:, :-1, :-1]), near(x[:, 1:, :-1], x[:, :-1, 1:])]
+    return out
+
+
+def _run_edges(run: torch.Tensor, joins: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Edges ``(u, v)`` between runs of adjacent rows, one per side-by-side stretch of joins."""
+    hj, vj = joins[0], joins[1]
+    H, W = run.shape
+    flat = run.reshape(-1)
+    us, vs = [], []
+
+    def add(keep: torch.Tensor, width: int, du: int, dv: int) -> None:
+        # keep: (H-1, width) over top-left positions; the pair is (y, x+du) ~ (y+1, x+dv)
+        k = keep.reshape(-1).nonzero().squeeze(1)
+        top = (k // width) * W + k % width
+        us.append(flat.index_select(0, top + du))
+        vs.append(flat.index_select(0, top + W + dv))
+
+    # vertical: (y, x) ~ (y+1, x); the same run pair as at x-1 when both rows continue their runs
+    prev = torch.zeros_like(vj)
+    prev[:, 1:] = vj[:, :-1] & hj[:-1] & hj[1:]
+    add(vj & ~prev, W, 0, 0)
+    if len(joins) == 4:
+        dr, dl = joins[2], joins[3]
+        # down-right at x: (y, x) ~ (y+1, x+1); same pair as at x-1 when (y, x-1)-(y, x) and (y+1, x)-(y+1, x+1) join
+        prev = torch.zeros_like(dr)
+        prev[:, 1:] = dr[:, :-1] & hj[:-1, :W - 2] & hj[1:, 1:]
+        add(dr & ~prev, W - 1, 0, 1)
+        # down-left at x: (y, x+1) ~ (y+1, x); same pair as at x-1 when (y, x)-(y, x+1) and (y+1, x-1)-(y+1, x) join
+        prev = torch.zeros_like(dl)
+        prev[:, 1:] = dl[:, :-1] & hj[:-1, 1:] & hj[1:, :W - 2]
+        add(dl & ~prev, W - 1, 1, 0)
+    return torch.cat(us), torch.cat(vs)
+
+
+def _roots(n: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``(n,)``: each node's root, the smallest node of its connected component (``u``, ``v``:
+    the edges, int32 or int64)."""
+    parent = torch.arange(n, dtype=u.dtype, device=u.device)
+    while True:
+        pu, pv = parent.index_select(0, u), parent.index_select(0, v)
+        cross = (pu != pv).nonzero().squeeze(1)
+        if not cross.numel():
+            return parent
+        # edges inside one component stay inside: drop them
+        u, v, pu, pv = (t.index_select(0, cross) for t in (u, v, pu, pv))
+        # every pu, pv is a root (pointers were fully jumped): hook the larger onto a smaller one
+        # (any of them: which write wins does not matter, the smallest root wins in the end)
+        parent.index_put_((torch.maximum(pu, pv),), torch.minimum(pu, pv))
+        while True:
+            jumped = parent.index_select(0, parent)
+            if torch.equal(jumped, parent):
+                break
+            parent = jumped
+
+
+def _stats(image: torch.Tensor, labels: torch.Tensor, run_label: torch.Tensor, run_start: torch.Tensor,
+           count: int, tolerance: float) -> RegionStats:
+    """Area, box and centroid from the runs (a run is one row segment); the mean color from the
+    pixels, or at tolerance 0 (one color per region) from each region's first pixel."""
+    C, H, W = image.shape
+    n = count + 1
+    f64, i64 = torch.float64, torch.int64
+    dev = image.device
+    lab = run_label.to(i64)
+    start = run_start.to(i64)
+    length = torch.diff(start, append=torch.tensor([H * W], device=dev))
+    y, x0 = start // W, start % W
+    x1 = x0 + length - 1
+    # per label: [area, 2 * sum of x, 2 * sum of y] in one pass over the runs
+    sums = torch.zeros((n, 3), dtype=f64, device=dev).index_add_(
+        0, lab, torch.stack([length, length * (x0 + x1), 2 * length * y], 1).to(f64))
+    area = sums[:, 0].to(i64)
+    left = torch.full((n,), W, dtype=i64, device=dev).scatter_reduce_(0, lab, x0, "amin")
+    right = torch.full((n,), -1, dtype=i64, device=dev).scatter_reduce_(0, lab, x1, "amax")
+    bottom = torch.full((n,), -1, dtype=i64, device=dev).scatter_reduce_(0, lab, y, "amax")
+    first = torch.full((n,), H * W, dtype=i64, device=dev).scatter_reduce_(0, lab, start, "amin")
+    top = first.clamp(max=H * W - 1) // W  # runs are in raster order: the first one is the top row
+    a = sums[:, :1].clamp(min=1)
+    pixels = image.reshape(C, -1)
+    if tolerance == 0:
+        colors = pixels.index_select(1, first.clamp(max=H * W - 1)).T.to(f64)
+    else:
+        colors = torch.zeros((n, C), dtype=f64, device=dev).index_add_(
+            0, labels.reshape(-1).to(i64), pixels.T.to(f64)) / a
+    box = torch.stack([left, top, right - left + 1, bottom - top + 1], 1)
+    return RegionStats(area=area[1:].cpu().numpy(), box=box[1:].cpu().numpy(), color=colors[1:].cpu().numpy(),
+                       centroid=(sums[:, 1:] / (2 * a))[1:].cpu().numpy())
+
+
+def label_regions(
+    image: np.ndarray | torch.Tensor, tolerance: float = 0.0, connectivity: int = 4, min_size: int = 0,
+    device: torch.device | str | None = None, stats: bool = True,
+) -> Segmentation:
+    """Contiguous regions of like color.
+
+    ``image``: ``(H, W, C)`` or ``(H, W)`` numpy array, or ``(C, H, W)``/``(H, W)`` tensor, any
+    real dtype, compared on its own scale (0-255 for uint8 RGB). ``tolerance``: the largest
+    Euclidean color distance between joined neighbours. ``connectivity``: 4 or 8.
+    ``min_size``: regions with fewer pixels get label 0 and are not counted; the others are
+    numbered ``1..N`` in raster order of their first pixel. Returns a :class:`Segmentation`
+    (``labels (H, W) int32`` on the image's device; ``stats=False`` skips the statistics)."""
+    if connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    if min_size < 0:
+        raise ValueError(f"min_size must be >= 0, got {min_size}")
+    x = _as_image(image, device)
+    _, H, W = x.shape
+    idx = torch.int32 if H * W < 2**31 else torch.int64
+    joins = region_joins(x, tolerance, connectivity)
+    starts = torch.ones((H, W), dtype=torch.bool, device=x.device)
+    starts[:, 1:] = ~joins[0]
+    run = (torch.cumsum(starts.reshape(-1), 0, dtype=idx) - 1).reshape(H, W)  # raster order
+    n_runs = int(run[-1, -1]) + 1
+    u, v = _run_edges(run, joins)
+    root = _roots(n_runs, u, v)
+    is_root = root == torch.arange(n_runs, dtype=idx, device=x.device)
+    run_start = starts.reshape(-1).nonzero().squeeze(1)
+    if min_size > 1:
+        length = torch.diff(run_start, append=torch.tensor([H * W], device=x.device))
+        area = torch.zeros(n_runs, dtype=torch.int64, device=x.device).index_add_(0, root.to(torch.int64), length)
+        is_root &= area >= min_size
+    number = torch.cumsum(is_root, 0, dtype=torch.int32) * is_root  # label of each kept root, 0 elsewhere
+    run_label = number.index_select(0, root)
+    labels = run_label.index_select(0, run.reshape(-1)).reshape(H, W)
+    count = int(is_root.sum())
+    return Segmentation(labels=labels, count=count,
+                        stats=_stats(x, labels, run_label, run_start, count, tolerance) if stats else None)
+
+
+class LabelRegions(torch.nn.Module):
+    """Module form: ``forward(image (C, H, W)) -> labels (H, W) int32``."""
+
+    def __init__(self, tolerance: float = 0.0, connectivity: int = 4, min_size: int = 0) -> None:
+        super().__init__()
+        self.tolerance, self.connectivity, self.min_size = tolerance, connectivity, min_size
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return label_regions(image, self.tolerance, self.connectivity, self.min_size, stats=False).labels
