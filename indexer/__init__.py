@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 _WHERE = {
     "DESCRIPTOR_VERSION": "descriptor", "Descriptors": "descriptor", "describe_boxes": "descriptor",
-    "ImageLoadError": "errors", "IndexCorruptError": "errors", "IndexLockedError": "errors",
+    "FramesError": "errors", "ImageLoadError": "errors", "IndexCorruptError": "errors", "IndexLockedError": "errors",
     "IndexMismatchError": "errors", "IndexNotFoundError": "errors", "LookalikeError": "errors",
     "QueryError": "errors", "SkipReason": "errors",
     "GridHash": "gridhash",
@@ -42,7 +42,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .descriptor import DESCRIPTOR_VERSION, Descriptors, describe_boxes
     from .errors import (
-        ImageLoadError, IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
+        FramesError, ImageLoadError, IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
         LookalikeError, QueryError, SkipReason,
     )
     from .gridhash import GridHash

@@ -10,6 +10,7 @@ __all__ = [
     "IndexCorruptError",
     "IndexMismatchError",
     "QueryError",
+    "FramesError",
     "SkipReason",
 ]
 
@@ -67,3 +68,7 @@ class QueryError(LookalikeError):
     """A query or argument cannot be used (bad image, bad parameter)."""
 
     exit_code = 2
+
+
+class FramesError(LookalikeError):
+    """Video frames cannot be had: an unreadable video, frames of different sizes, a decoder crash."""

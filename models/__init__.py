@@ -1,26 +1,46 @@
-"""Torch operators of lookalike (CPU or CUDA, same code). Importing this package imports torch."""
+"""Torch operators of lookalike (CPU or CUDA, same code).
 
-from .components import LabelRegions, RegionStats, Segmentation, label_regions
-from .crop import CropMatch, FindCrop, find_crop, ncc_map
-from .pattern import (
-    FindPattern, PatternHits, PatternMatch, find_pattern, match_maps, parse_pattern, pattern_hits, pattern_variants,
-)
+Names are imported on first use (PEP 562): torch loads when an operator is first touched, and
+the video decoder's child process, which needs only PyAV and numpy, never loads it.
+"""
 
-__all__ = [
-    "CropMatch",
-    "FindCrop",
-    "FindPattern",
-    "LabelRegions",
-    "PatternHits",
-    "PatternMatch",
-    "RegionStats",
-    "Segmentation",
-    "find_crop",
-    "find_pattern",
-    "label_regions",
-    "match_maps",
-    "ncc_map",
-    "parse_pattern",
-    "pattern_hits",
-    "pattern_variants",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "LabelRegions": "components", "RegionStats": "components", "Segmentation": "components",
+    "label_regions": "components",
+    "CropMatch": "crop", "FindCrop": "crop", "find_crop": "crop", "ncc_map": "crop",
+    "FindPattern": "pattern", "PatternHits": "pattern", "PatternMatch": "pattern", "find_pattern": "pattern",
+    "match_maps": "pattern", "parse_pattern": "pattern", "pattern_hits": "pattern", "pattern_variants": "pattern",
+    "iter_frames": "video", "read_frames": "video",
+    "BackgroundStream": "frames", "estimate_background": "frames", "frame_diff": "frames", "true_median": "frames",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .components import LabelRegions, RegionStats, Segmentation, label_regions
+    from .crop import CropMatch, FindCrop, find_crop, ncc_map
+    from .pattern import (
+        FindPattern, PatternHits, PatternMatch, find_pattern, match_maps, parse_pattern, pattern_hits,
+        pattern_variants,
+    )
+    from .frames import BackgroundStream, estimate_background, frame_diff, true_median
+    from .video import iter_frames, read_frames

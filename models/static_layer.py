@@ -1,0 +1,275 @@
+"""static_layer: the information layer drawn over a moving video (HUD, scoreboard, logo, burned-in
+subtitles), recovered from a few dozen frames of a compressed video.
+
+No pixel repeats exactly in a compressed video, and per-pixel thresholds on the temporal range
+fail where the camera pans slowly. What this does instead, using what the video tells:
+
+1. **Follow the background.** The camera's motion is estimated as a global translation per
+   frame (phase correlation, then Lucas-Kanade with robust weights; pixels whose gradient
+   stays strong in every frame, which a static overlay has, are kept out of the estimate).
+2. **Stitch the background.** Every frame is placed on a panorama at its shift; the panorama
+   is the per-point median over frames, leaving out pixels already known to be overlay, so it
+   holds the scene without the layer wherever the scene was ever seen uncovered.
+3. **Explain each pixel.** The panorama, moved back to each frame, predicts the background
+   ``B_t(x)`` under every screen pixel. The layer is modelled as a constant color over the
+   moving background with a constant opacity: ``I_t(x) = a C + (1 - a) B_t(x)``. A pixel is
+   part of the layer when this fits the frames far better than ``I_t(x) = B_t(x)`` (a
+   likelihood-ratio test against the noise level of the video) and fits them well in itself
+   (something moving on its own fits neither). Its opacity ``a`` and color ``C`` come from
+   the same least-squares fit; over a flat background, where ``a`` cannot be told, the
+   layer is taken as opaque. Steps 2 and 3 repeat once with the layer left out.
+4. **Object-level cleanup.** Specks smaller than ``min_area`` go; areas the panorama never saw
+   uncovered (the inside of a panel wider than the pan) are filled when the layer surrounds
+   them, with the opacity and color of the layer around them.
+
+The output is an RGBA layer (alpha where static, partial for translucent parts) and the mask.
+A video whose background does not move (static camera) gives no evidence: the result is empty
+and a warning is logged.
+"""
+
+from __future__ import annotations
+
+__all__ = ["StaticLayer", "static_layer"]
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .components import label_regions
+from .motion import estimate_shifts, warp_translate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StaticLayer:
+    """``rgba``: ``(4, H, W) float32`` in [0, 1] (color, then opacity; 0 off the layer).
+    ``mask``: ``(H, W) bool``. ``shifts``: ``(T, 2)`` background motion ``(dy, dx)`` per frame."""
+
+    rgba: torch.Tensor
+    mask: torch.Tensor
+    shifts: torch.Tensor
+
+
+def _static_edge_weight(g: torch.Tensor) -> torch.Tensor:
+    """``(H, W)`` weight, 0 near edges that stay strong in every frame (an overlay's), else 1."""
+    gy = (g[:, 2:, 1:-1] - g[:, :-2, 1:-1]).abs()
+    gx = (g[:, 1:-1, 2:] - g[:, 1:-1, :-2]).abs()
+    persistent = F.pad((gy + gx).amin(dim=0), (1, 1, 1, 1))
+    strong = persistent > 12.0
+    near = F.max_pool2d(strong[None, None].float(), 7, stride=1, padding=3)[0, 0] > 0
+    return (~near).to(torch.float32)
+
+
+def _panorama(frames: torch.Tensor, shifts: torch.Tensor, exclude: torch.Tensor | None):
+    """Median panorama of ``frames (T, C, H, W)`` placed at ``-shifts``; pixels in ``exclude
+    (H, W)`` are left out. Returns the panorama ``(C, Hp, Wp)`` (NaN where never seen), and the
+    offset to add to screen coordinates."""
+    T, C, H, W = frames.shape
+    off = shifts.amax(dim=0)
+    low = shifts.amin(dim=0)
+    Hp = H + int(np.ceil(float(off[0] - low[0]))) + 1
+    Wp = W + int(np.ceil(float(off[1] - low[1]))) + 1
+    keep = torch.ones((T, 1, H, W), dtype=frames.dtype, device=frames.device)
+    if exclude is not None:
+        keep = keep * (~exclude).to(frames.dtype)
+    stack = torch.cat([frames, keep], dim=1)
+    # P(q) = frame_t(q + d_t - off)
+    placed, valid = warp_translate(stack, -shifts, size=(Hp, Wp), offset=(float(off[0]), float(off[1])))
+    good = valid & (placed[:, C:] > 0.999)
+    vals = placed[:, :C].masked_fill(~good, float("nan"))
+    return torch.nanmedian(vals, dim=0).values, (float(off[0]), float(off[1]))
+
+
+def _predict(pano: torch.Tensor, shifts: torch.Tensor, off: tuple[float, float], size: tuple[int, int]):
+    """The panorama moved back under each frame: ``(T, C, H, W)`` and validity ``(T, 1, H, W)``."""
+    known = ~torch.isnan(pano[:1])
+    stack = torch.cat([torch.nan_to_num(pano), known.to(pano.dtype)], dim=0)[None].expand(len(shifts), -1, -1, -1)
+    # B_t(x) = P(x - d_t + off)
+    out, valid = warp_translate(stack.contiguous(), shifts, size=size, offset=(-off[0], -off[1]))
+    c = pano.shape[0]
+    return out[:, :c], valid & (out[:, c:] > 0.999)
+
+
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """``(T, 3, H, W)`` -> ``(T, H, W)``; detection runs on luma, which 4:2:0 video keeps at full
+    resolution (its chroma is smeared over 2x2 blocks around every sharp overlay edge)."""
+    if x.shape[1] != 3:
+        return x.mean(dim=1)
+    w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * w).sum(dim=1)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Per pixel, over the frames where the background is predicted: ``I = s B + c``."""
+
+    s: torch.Tensor  # (H, W) the background's share, 1 - opacity
+    c: torch.Tensor  # (C, H, W) the layer's contribution a * C
+    mean_i: torch.Tensor  # (C, H, W)
+    flat: torch.Tensor  # (H, W) the background barely varies: s cannot be told
+    n: torch.Tensor  # (H, W) frames with a prediction
+    layer: torch.Tensor  # (H, W) the test's verdict
+
+
+def _fit(x: torch.Tensor, pred: torch.Tensor, valid: torch.Tensor, sensitivity: float) -> _Fit:
+    C = x.shape[1]
+    v = valid.to(x.dtype)  # (T, 1, H, W)
+    n = v.sum(dim=0)[0]
+    nn = n.clamp(min=1)
+    mi, mb = (x * v).sum(0) / nn, (pred * v).sum(0) / nn  # (C, H, W)
+    di, db = (x - mi) * v, (pred - mb) * v
+    sww, swi = (db * db).sum((0, 1)), (db * di).sum((0, 1))
+    rss_bg = (((x - pred) * v) ** 2).sum((0, 1))
+    usable = n >= 3
+    per = rss_bg / (C * nn)
+    noise = torch.median(per[usable]).clamp(min=1.0) if bool(usable.any()) else torch.tensor(1.0)
+    lam = 4.0 * C * noise  # ridge towards s = 1 where the background barely moves under the pixel
+    s = ((swi + lam) / (sww + lam)).clamp(-0.2, 1.2)
+    c = mi - s * mb
+    rss_fit = (((x - s * pred - c) * v) ** 2).sum((0, 1))
+    gain = (rss_bg - rss_fit) / noise
+    flat = sww < 9.0 * C * noise * nn  # the background's spread under the pixel is within ~3 noise sigmas
+    # a layer is I = a C + (1 - a) B with 0 < a <= 1 and C a color: an offset on an unchanged
+    # background (s ~ 1, a bias of the prediction) or a negative opacity is not one
+    alpha = 1 - s
+    implied = c / alpha.clamp(min=1e-3)[None]
+    physical = (alpha >= 0.1) & (implied > -25).all(0) & (implied < 280).all(0)
+    # where the background does not vary under a pixel (flat, or an edge along the motion) a
+    # small offset is as likely a misprediction as a layer: ask for a clear color difference
+    layer = usable & (gain > 40.0 / sensitivity) & (rss_fit < 0.3 * rss_bg) & (per > 36.0 / sensitivity) \
+        & torch.where(flat, per > 400.0 / sensitivity, physical)
+    return _Fit(s=s, c=c, mean_i=mi, flat=flat, n=n, layer=layer)
+
+
+def _predict_all(x: torch.Tensor, shifts: torch.Tensor, exclude: torch.Tensor | None):
+    pano, off = _panorama(x, shifts, exclude)
+    return _predict(pano, shifts, off, tuple(x.shape[-2:]))
+
+
+def _merge(primary: _Fit, fallback: _Fit) -> _Fit:
+    """``primary`` where it had a background to compare with, ``fallback`` elsewhere."""
+    use = primary.n >= 3
+    pick = lambda a, b: torch.where(use if a.ndim == 2 else use[None], a, b)  # noqa: E731
+    return _Fit(s=pick(primary.s, fallback.s), c=pick(primary.c, fallback.c),
+                mean_i=pick(primary.mean_i, fallback.mean_i), flat=pick(primary.flat, fallback.flat),
+                n=torch.maximum(primary.n, fallback.n), layer=pick(primary.layer, fallback.layer))
+
+
+def _holes(mask: torch.Tensor, reach: int = 7, max_share: float = 0.25) -> torch.Tensor:
+    """Areas the layer may cover without pass 1 seeing it: the bounding box of each group of
+    layer pixels (pixels within ``reach`` of each other form a group; a translucent panel
+    shows up as pieces of its rim), minus the layer; boxes above ``max_share`` of the frame
+    are left out."""
+    H, W = mask.shape
+    out = torch.zeros_like(mask)
+    if not bool(mask.any()):
+        return out
+    grown = F.max_pool2d(mask[None, None].float(), 2 * reach + 1, 1, reach)[0, 0] > 0
+    seg = label_regions(grown.to(torch.uint8), 0, 8, stats=True)
+    for i in range(seg.count):
+        if seg.stats.color[i, 0] < 0.5:
+            continue
+        x, y, w, h = (int(v) for v in seg.stats.box[i])
+        if w * h > max_share * H * W:
+            continue
+        out[y:y + h, x:x + w] = True
+    return out & ~mask
+
+
+def static_layer(
+    frames: np.ndarray | torch.Tensor, device: torch.device | str | None = None, min_area: int = 6,
+    sensitivity: float = 1.0,
+) -> StaticLayer:
+    """The static layer of ``frames``: ``(T, H, W, 3)`` uint8 array or ``(T, 3, H, W)`` tensor on
+    the 0-255 scale, ``T >= 3`` (two dozen is plenty). ``min_area``: smallest kept speck, in
+    pixels. ``sensitivity``: scales the evidence needed (higher finds fainter layers and more
+    noise). Returns a :class:`StaticLayer` on the frames' device."""
+    if isinstance(frames, torch.Tensor):
+        x = frames
+    else:
+        arr = np.asarray(frames)
+        if arr.ndim != 4:
+            raise ValueError(f"expected (T, H, W, C) frames, got {arr.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(arr, -1, 1)))
+    if x.ndim != 4 or x.shape[0] < 3 or 0 in x.shape:
+        raise ValueError(f"expected at least 3 frames (T, C, H, W), got {tuple(x.shape)}")
+    if not sensitivity > 0:
+        raise ValueError(f"sensitivity must be > 0, got {sensitivity}")
+    x = (x.to(device) if device is not None else x).to(torch.float32)
+    T, C, H, W = x.shape
+    weight = _static_edge_weight(x.mean(dim=1))
+    shifts = estimate_shifts(x, reference=T // 2, weight=weight if weight.mean() > 0.3 else None)
+    span = float((shifts.amax(0) - shifts.amin(0)).abs().max())
+    if span < 1.0:
+        log.warning("the background does not move (%.2f px over %d frames): a static layer cannot be told "
+                    "from a static background", span, T)
+        empty = torch.zeros((H, W), dtype=torch.bool, device=x.device)
+        return StaticLayer(torch.zeros((4, H, W), device=x.device), empty, shifts)
+
+    # pass 1: everything votes for the background. Pass 2: the layer found and the areas it may
+    # cover unseen are left out of the panorama and re-tested against the cleaner background;
+    # where pass 2 has no background left to compare with (a slow pan never uncovered it), pass 1 stands.
+    first = _fit(x, *_predict_all(x, shifts, None), sensitivity)
+    holes = _holes(first.layer)
+    exclude = (F.max_pool2d(first.layer[None, None].float(), 5, 1, 2)[0, 0] > 0) | holes
+    second = _fit(x, *_predict_all(x, shifts, exclude), sensitivity)
+    fit = _merge(second, first)
+    mask = fit.layer
+    alpha = torch.where(fit.flat, torch.ones_like(fit.s), (1 - fit.s).clamp(0, 1))
+    color = torch.where(fit.flat[None] | (alpha[None] > 0.98), fit.mean_i,
+                        fit.c / alpha.clamp(min=1e-3)[None]).clamp(0, 255)
+    # pass 1 compared the candidate areas with themselves; pass 2 tested the part the pan uncovered
+    mask, alpha, color = _fill_holes(holes, second, mask, alpha, color)
+    mask = _drop_specks(mask, min_area)
+    alpha = torch.where(mask, alpha.clamp(min=0.05), torch.zeros_like(alpha))
+    rgba = torch.cat([color / 255 * mask, alpha[None]], dim=0).to(torch.float32)
+    return StaticLayer(rgba=rgba, mask=mask, shifts=shifts)
+
+
+def _drop_specks(mask: torch.Tensor, min_area: int) -> torch.Tensor:
+    if min_area <= 1 or not bool(mask.any()):
+        return mask
+    seg = label_regions(mask.to(torch.uint8), 0, 8, stats=True)
+    labels = seg.labels.to(torch.int64)
+    area = torch.zeros(seg.count + 1, dtype=torch.int64, device=mask.device)
+    area[1:] = torch.as_tensor(seg.stats.area, device=mask.device)
+    is_on = torch.zeros(seg.count + 1, dtype=torch.bool, device=mask.device)
+    on_color = torch.as_tensor(seg.stats.color[:, 0] > 0.5, device=mask.device)
+    is_on[1:] = on_color
+    keep = is_on & (area >= min_area)
+    return keep[labels]
+
+
+def _fill_holes(holes: torch.Tensor, tested: _Fit, mask: torch.Tensor, alpha: torch.Tensor,
+                color: torch.Tensor):
+    """Each area enclosed by the layer is decided as a whole by its pixels that pass 2 could
+    test (the pan moved them out from under the layer): mostly layer (the inside of a panel wider
+    than the pan) fills it with their median opacity and color; mostly background (the middle
+    of a ring) leaves it. With nothing tested, an enclosed area stays as pass 1 saw it."""
+    if not bool(holes.any()):
+        return mask, alpha, color
+    seg = label_regions(holes.to(torch.uint8), 0, 4, stats=False)
+    labels = seg.labels.to(torch.int64)
+    mask, alpha, color = mask.clone(), alpha.clone(), color.clone()
+    usable = tested.n >= 3
+    for lab in torch.unique(labels[holes]).tolist():
+        region = labels == lab
+        seen = region & usable
+        count = int(seen.sum())
+        if count < max(10, int(0.02 * int(region.sum()))):
+            continue
+        hit = seen & tested.layer
+        if int(hit.sum()) * 2 < count:
+            continue
+        fill = region & ~mask
+        mask |= region
+        alpha[fill] = alpha[hit].median()
+        color[:, fill] = color[:, hit].median(dim=1).values[:, None]
+    return mask, alpha, color
