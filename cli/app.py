@@ -12,10 +12,12 @@ import typer
 from .admin_cmd import info_command, rebuild_command, verify_command
 from .common import setup_logging
 from .dupes_cmd import dupes_command
+from .frames_cmd import background_command, diff_command, static_layer_command
 from .index_cmd import index_command
 from .crop_cmd import find_crop_command
 from .pattern_cmd import pattern_command
 from .search_cmd import search_command
+from .segment_cmd import segment_command
 
 app = typer.Typer(
     name="lookalike",
@@ -41,6 +43,10 @@ app.command("rebuild")(rebuild_command)
 app.command("verify")(verify_command)
 app.command("find-crop")(find_crop_command)
 app.command("pattern")(pattern_command)
+app.command("diff")(diff_command)
+app.command("static-layer")(static_layer_command)
+app.command("background")(background_command)
+app.command("segment")(segment_command)
 
 
 def _exit_now(code: int | str | None) -> None:

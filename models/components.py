@@ -18,7 +18,7 @@ The algorithm has no recursion and no iteration cap:
 
 from __future__ import annotations
 
-__all__ = ["RegionStats", "Segmentation", "label_regions", "LabelRegions", "region_joins"]
+__all__ = ["RegionStats", "Segmentation", "label_regions", "LabelRegions", "region_joins", "region_stats"]
 
 from dataclasses import dataclass
 
@@ -215,6 +215,24 @@ def label_regions(
     count = int(is_root.sum())
     return Segmentation(labels=labels, count=count,
                         stats=_stats(x, labels, run_label, run_start, count, tolerance) if stats else None)
+
+
+def region_stats(image: np.ndarray | torch.Tensor, labels: torch.Tensor, count: int) -> RegionStats:
+    """Statistics of any labeling: ``labels (H, W)`` with values ``0..count`` (0: none) over
+    ``image`` (same layouts as :func:`label_regions`). Per pixel, so slower than the run-based
+    statistics :func:`label_regions` computes itself."""
+    x = _as_image(image, labels.device)
+    C, H, W = x.shape
+    if tuple(labels.shape) != (H, W):
+        raise ValueError(f"labels {tuple(labels.shape)} do not match the image {(H, W)}")
+    flat = labels.reshape(-1).to(torch.int64)
+    if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) > count):
+        raise ValueError(f"labels must lie in 0..{count}")
+    starts = torch.ones((H, W), dtype=torch.bool, device=x.device)
+    starts[:, 1:] = labels[:, 1:] != labels[:, :-1]
+    run_start = starts.reshape(-1).nonzero().squeeze(1)
+    run_label = flat.index_select(0, run_start)
+    return _stats(x, labels, run_label, run_start, count, tolerance=1.0)  # tolerance > 0: per-pixel mean colors
 
 
 class LabelRegions(torch.nn.Module):

@@ -113,7 +113,8 @@ class _Fit:
     s: torch.Tensor  # (H, W) the background's share, 1 - opacity
     c: torch.Tensor  # (C, H, W) the layer's contribution a * C
     mean_i: torch.Tensor  # (C, H, W)
-    flat: torch.Tensor  # (H, W) the background barely varies: s cannot be told
+    flat: torch.Tensor  # (H, W) the background varies too little under the pixel to trust a small offset
+    unknown_alpha: torch.Tensor  # (H, W) it varies too little to tell the opacity: taken as opaque
     n: torch.Tensor  # (H, W) frames with a prediction
     layer: torch.Tensor  # (H, W) the test's verdict
 
@@ -145,7 +146,7 @@ def _fit(x: torch.Tensor, pred: torch.Tensor, valid: torch.Tensor, sensitivity: 
     # small offset is as likely a misprediction as a layer: ask for a clear color difference
     layer = usable & (gain > 40.0 / sensitivity) & (rss_fit < 0.3 * rss_bg) & (per > 36.0 / sensitivity) \
         & torch.where(flat, per > 400.0 / sensitivity, physical)
-    return _Fit(s=s, c=c, mean_i=mi, flat=flat, n=n, layer=layer)
+    return _Fit(s=s, c=c, mean_i=mi, flat=flat, unknown_alpha=sww < 2 * lam, n=n, layer=layer)
 
 
 def _predict_all(x: torch.Tensor, shifts: torch.Tensor, exclude: torch.Tensor | None):
@@ -159,28 +160,60 @@ def _merge(primary: _Fit, fallback: _Fit) -> _Fit:
     pick = lambda a, b: torch.where(use if a.ndim == 2 else use[None], a, b)  # noqa: E731
     return _Fit(s=pick(primary.s, fallback.s), c=pick(primary.c, fallback.c),
                 mean_i=pick(primary.mean_i, fallback.mean_i), flat=pick(primary.flat, fallback.flat),
+                unknown_alpha=pick(primary.unknown_alpha, fallback.unknown_alpha),
                 n=torch.maximum(primary.n, fallback.n), layer=pick(primary.layer, fallback.layer))
 
 
-def _holes(mask: torch.Tensor, reach: int = 7, max_share: float = 0.25) -> torch.Tensor:
-    """Areas the layer may cover without pass 1 seeing it: the bounding box of each group of
-    layer pixels (pixels within ``reach`` of each other form a group; a translucent panel
-    shows up as pieces of its rim), minus the layer; boxes above ``max_share`` of the frame
+def _holes(mask: torch.Tensor, reach: int = 7, max_share: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x, y, w, h)`` the layer may fill without pass 1 seeing it: the bounding box of
+    the layer pixels of each group (pixels within ``reach`` of each other form a group; a
+    translucent panel shows up as pieces of its rim); boxes above ``max_share`` of the frame
     are left out."""
     H, W = mask.shape
-    out = torch.zeros_like(mask)
+    out: list[tuple[int, int, int, int]] = []
     if not bool(mask.any()):
         return out
     grown = F.max_pool2d(mask[None, None].float(), 2 * reach + 1, 1, reach)[0, 0] > 0
-    seg = label_regions(grown.to(torch.uint8), 0, 8, stats=True)
-    for i in range(seg.count):
-        if seg.stats.color[i, 0] < 0.5:
+    seg = label_regions(grown.to(torch.uint8), 0, 8, stats=False)
+    groups = seg.labels.to(torch.int64) * mask  # each layer pixel with the number of its group
+    for lab in torch.unique(groups[mask]).tolist():
+        ys, xs = torch.nonzero(groups == lab, as_tuple=True)
+        if len(ys) < 2:
             continue
-        x, y, w, h = (int(v) for v in seg.stats.box[i])
-        if w * h > max_share * H * W:
-            continue
+        q = torch.tensor([0.01, 0.99], dtype=torch.float64, device=mask.device)
+        y0, y1 = torch.quantile(ys.to(torch.float64), q).round().long().tolist()  # strays do not stretch it
+        x0, x1 = torch.quantile(xs.to(torch.float64), q).round().long().tolist()
+        out.append((x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+    out = _merge_boxes(out)
+    return [b for b in out if b[2] * b[3] <= max_share * H * W]
+
+
+def _merge_boxes(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Overlapping boxes become their union (a panel's rim may come in several groups)."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                ax, ay, aw, ah = boxes[i]
+                bx, by, bw, bh = boxes[j]
+                if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah:
+                    x0, y0 = min(ax, bx), min(ay, by)
+                    boxes[i] = (x0, y0, max(ax + aw, bx + bw) - x0, max(ay + ah, by + bh) - y0)
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def _box_mask(boxes: list[tuple[int, int, int, int]], like: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros_like(like, dtype=torch.bool)
+    for x, y, w, h in boxes:
         out[y:y + h, x:x + w] = True
-    return out & ~mask
+    return out
 
 
 def static_layer(
@@ -218,12 +251,12 @@ def static_layer(
     # where pass 2 has no background left to compare with (a slow pan never uncovered it), pass 1 stands.
     first = _fit(x, *_predict_all(x, shifts, None), sensitivity)
     holes = _holes(first.layer)
-    exclude = (F.max_pool2d(first.layer[None, None].float(), 5, 1, 2)[0, 0] > 0) | holes
+    exclude = (F.max_pool2d(first.layer[None, None].float(), 5, 1, 2)[0, 0] > 0) | _box_mask(holes, first.layer)
     second = _fit(x, *_predict_all(x, shifts, exclude), sensitivity)
     fit = _merge(second, first)
     mask = fit.layer
-    alpha = torch.where(fit.flat, torch.ones_like(fit.s), (1 - fit.s).clamp(0, 1))
-    color = torch.where(fit.flat[None] | (alpha[None] > 0.98), fit.mean_i,
+    alpha = torch.where(fit.unknown_alpha, torch.ones_like(fit.s), (1 - fit.s).clamp(0, 1))
+    color = torch.where(fit.unknown_alpha[None] | (alpha[None] > 0.98), fit.mean_i,
                         fit.c / alpha.clamp(min=1e-3)[None]).clamp(0, 255)
     # pass 1 compared the candidate areas with themselves; pass 2 tested the part the pan uncovered
     mask, alpha, color = _fill_holes(holes, second, mask, alpha, color)
@@ -247,29 +280,31 @@ def _drop_specks(mask: torch.Tensor, min_area: int) -> torch.Tensor:
     return keep[labels]
 
 
-def _fill_holes(holes: torch.Tensor, tested: _Fit, mask: torch.Tensor, alpha: torch.Tensor,
-                color: torch.Tensor):
-    """Each area enclosed by the layer is decided as a whole by its pixels that pass 2 could
-    test (the pan moved them out from under the layer): mostly layer (the inside of a panel wider
-    than the pan) fills it with their median opacity and color; mostly background (the middle
-    of a ring) leaves it. With nothing tested, an enclosed area stays as pass 1 saw it."""
-    if not bool(holes.any()):
-        return mask, alpha, color
-    seg = label_regions(holes.to(torch.uint8), 0, 4, stats=False)
-    labels = seg.labels.to(torch.int64)
+def _fill_holes(boxes: list[tuple[int, int, int, int]], tested: _Fit, mask: torch.Tensor, alpha: torch.Tensor,
+                color: torch.Tensor, margin: int = 4):
+    """Each box around a group of layer pixels is decided as a whole by the pixels in it that
+    pass 2 could test (the pan moved them out from under the layer): mostly layer (the inside
+    of a panel wider than the pan) fills the box's untested pixels with their median opacity
+    and color; mostly background (the middle of a ring, the gaps of a text) leaves it. With
+    too little tested, the box stays as pass 1 saw it."""
     mask, alpha, color = mask.clone(), alpha.clone(), color.clone()
     usable = tested.n >= 3
-    for lab in torch.unique(labels[holes]).tolist():
-        region = labels == lab
-        seen = region & usable
+    for x, y, w, h in boxes:
+        box = (slice(y, y + h), slice(x, x + w))
+        free = ~mask[box]
+        # votes come from inside the box, away from its rim, where the layer's edge blurs
+        inner = torch.zeros_like(free)
+        inner[margin:h - margin, margin:w - margin] = True
+        seen = free & usable[box] & inner
         count = int(seen.sum())
-        if count < max(10, int(0.02 * int(region.sum()))):
+        if count < max(10, int(0.02 * int(free.sum()))):
             continue
-        hit = seen & tested.layer
+        hit = seen & tested.layer[box]
         if int(hit.sum()) * 2 < count:
             continue
-        fill = region & ~mask
-        mask |= region
-        alpha[fill] = alpha[hit].median()
-        color[:, fill] = color[:, hit].median(dim=1).values[:, None]
+        fill = free & ~usable[box]
+        a_box, c_box = alpha[box], color[(slice(None),) + box]
+        a_box[fill] = a_box[hit].median()
+        c_box[:, fill] = c_box[:, hit].median(dim=1).values[:, None]
+        mask[box] |= fill
     return mask, alpha, color

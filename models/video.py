@@ -79,10 +79,11 @@ def _shortfall(path: str, sent: int, last_time: float | None, stream, container)
     return None
 
 
-def _video_frames(path: str) -> Iterator[np.ndarray]:
+def _video_frames(path: str, decoder=_decode) -> Iterator[np.ndarray]:
+    """Frames decoded by ``decoder(path, conn)`` in a spawned child process (injectable for tests)."""
     ctx = mp.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_decode, args=(path, send), daemon=True)
+    child = ctx.Process(target=decoder, args=(path, send), daemon=True)
     child.start()
     send.close()
     count = 0
