@@ -252,14 +252,15 @@ def static_layer(
     first = _fit(x, *_predict_all(x, shifts, None), sensitivity)
     holes = _holes(first.layer)
     exclude = (F.max_pool2d(first.layer[None, None].float(), 5, 1, 2)[0, 0] > 0) | _box_mask(holes, first.layer)
-    second = _fit(x, *_predict_all(x, shifts, exclude), sensitivity)
+    pred2, valid2 = _predict_all(x, shifts, exclude)
+    second = _fit(x, pred2, valid2, sensitivity)
     fit = _merge(second, first)
     mask = fit.layer
     alpha = torch.where(fit.unknown_alpha, torch.ones_like(fit.s), (1 - fit.s).clamp(0, 1))
     color = torch.where(fit.unknown_alpha[None] | (alpha[None] > 0.98), fit.mean_i,
                         fit.c / alpha.clamp(min=1e-3)[None]).clamp(0, 255)
     # pass 1 compared the candidate areas with themselves; pass 2 tested the part the pan uncovered
-    mask, alpha, color = _fill_holes(holes, second, mask, alpha, color)
+    mask, alpha, color = _fill_holes(holes, x, pred2, valid2, mask, alpha, color)
     mask = _drop_specks(mask, min_area)
     alpha = torch.where(mask, alpha.clamp(min=0.05), torch.zeros_like(alpha))
     rgba = torch.cat([color / 255 * mask, alpha[None]], dim=0).to(torch.float32)
@@ -280,31 +281,41 @@ def _drop_specks(mask: torch.Tensor, min_area: int) -> torch.Tensor:
     return keep[labels]
 
 
-def _fill_holes(boxes: list[tuple[int, int, int, int]], tested: _Fit, mask: torch.Tensor, alpha: torch.Tensor,
-                color: torch.Tensor, margin: int = 4):
-    """Each box around a group of layer pixels is decided as a whole by the pixels in it that
-    pass 2 could test (the pan moved them out from under the layer): mostly layer (the inside
-    of a panel wider than the pan) fills the box's untested pixels with their median opacity
-    and color; mostly background (the middle of a ring, the gaps of a text) leaves it. With
-    too little tested, the box stays as pass 1 saw it."""
+def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: torch.Tensor, valid: torch.Tensor,
+                mask: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, margin: int = 4):
+    """Each box around a group of layer pixels is decided as a whole. Hypothesis: its free
+    pixels are covered by the layer found in the box (its translucent part when it has one:
+    the median opacity and color). The pixels pass 2 could test (the pan moved them out from
+    under the layer; ``pred``, ``valid``: pass 2's background) vote with the log-likelihood
+    ratio of that hypothesis against plain background, summed over the box's inside (away from
+    its rim, where the layer's edge blurs): dark areas, where the two barely differ, weigh
+    little. A positive sum (the inside of a panel wider than the pan) fills the free pixels that
+    are unseen or not clearly background; a negative one (the middle of a ring, the gaps of a
+    text) leaves the box as it is."""
     mask, alpha, color = mask.clone(), alpha.clone(), color.clone()
-    usable = tested.n >= 3
-    for x, y, w, h in boxes:
-        box = (slice(y, y + h), slice(x, x + w))
-        free = ~mask[box]
-        # votes come from inside the box, away from its rim, where the layer's edge blurs
+    usable = valid.sum(dim=0)[0] >= 3
+    for bx, by, w, h in boxes:
+        box = (slice(by, by + h), slice(bx, bx + w))
+        on = mask[box]
+        free = ~on
+        translucent = on & (alpha[box] > 0.1) & (alpha[box] < 0.9)
+        source = translucent if int(translucent.sum()) >= 20 else on
+        if int(source.sum()) < 5:
+            continue
+        a = alpha[box][source].median()
+        col = color[(slice(None),) + box][:, source].median(dim=1).values  # (C,)
+        xb, bb = x[(slice(None), slice(None)) + box], pred[(slice(None), slice(None)) + box]
+        vb = valid[(slice(None), slice(None)) + box].to(x.dtype)
+        layered = a * col.view(1, -1, 1, 1) + (1 - a) * bb
+        llr = (((xb - bb) ** 2 - (xb - layered) ** 2) * vb).sum(dim=(0, 1))  # > 0: the layer explains it better
         inner = torch.zeros_like(free)
         inner[margin:h - margin, margin:w - margin] = True
         seen = free & usable[box] & inner
-        count = int(seen.sum())
-        if count < max(10, int(0.02 * int(free.sum()))):
+        if int(seen.sum()) < 10 or float(llr[seen].sum()) <= 0:
             continue
-        hit = seen & tested.layer[box]
-        if int(hit.sum()) * 2 < count:
-            continue
-        fill = free & ~usable[box]
-        a_box, c_box = alpha[box], color[(slice(None),) + box]
-        a_box[fill] = a_box[hit].median()
-        c_box[:, fill] = c_box[:, hit].median(dim=1).values[:, None]
+        n = vb.sum(dim=(0, 1)).clamp(min=1)
+        fill = free & (~usable[box] | (llr / n > -100.0))
+        alpha[box][fill] = a
+        color[(slice(None),) + box][:, fill] = col[:, None]
         mask[box] |= fill
     return mask, alpha, color
