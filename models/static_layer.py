@@ -281,39 +281,60 @@ def _drop_specks(mask: torch.Tensor, min_area: int) -> torch.Tensor:
     return keep[labels]
 
 
+def _enclosed(on: torch.Tensor, sides: int = 3) -> torch.Tensor:
+    """``(h, w) bool``: pixels with a layer pixel of ``on`` on at least ``sides`` of the four
+    sides (left, right, above, below) in their row or column: the inside of a panel whose rim
+    was found (one side may be missing), not the gaps between the letters of a text."""
+    def seen_before(m: torch.Tensor, dim: int) -> torch.Tensor:
+        return torch.cummax(m.to(torch.uint8), dim=dim).values.bool()
+
+    count = (seen_before(on, 1).int() + seen_before(on.flip(1), 1).flip(1).int()
+             + seen_before(on, 0).int() + seen_before(on.flip(0), 0).flip(0).int())
+    return count >= sides
+
+
+def _pooled_layer(xb: torch.Tensor, bb: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least squares of ``I = s B + c`` pooled over pixels and frames with weights ``w``
+    ``(T, 1, h, w)``: one ``s`` and one ``c`` per channel. Returns ``(s, c (C,))``."""
+    tot = w.sum().clamp(min=1)
+    mi = (xb * w).sum(dim=(0, 2, 3)) / tot
+    mb = (bb * w).sum(dim=(0, 2, 3)) / tot
+    db = (bb - mb.view(1, -1, 1, 1)) * w
+    s = (db * (xb - mi.view(1, -1, 1, 1))).sum() / (db * (bb - mb.view(1, -1, 1, 1))).sum().clamp(min=1e-6)
+    return s, mi - s * mb
+
+
 def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: torch.Tensor, valid: torch.Tensor,
                 mask: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, margin: int = 4):
-    """Each box around a group of layer pixels is decided as a whole. Hypothesis: its free
-    pixels are covered by the layer found in the box (its translucent part when it has one:
-    the median opacity and color). The pixels pass 2 could test (the pan moved them out from
-    under the layer; ``pred``, ``valid``: pass 2's background) vote with the log-likelihood
-    ratio of that hypothesis against plain background, summed over the box's inside (away from
-    its rim, where the layer's edge blurs): dark areas, where the two barely differ, weigh
-    little. A positive sum (the inside of a panel wider than the pan) fills the free pixels that
-    are unseen or not clearly background; a negative one (the middle of a ring, the gaps of a
-    text) leaves the box as it is."""
+    """Each box around a group of layer pixels is decided as a whole, by its free pixels that
+    pass 2 could test (the pan moved them out from under the layer; ``pred``, ``valid``: pass
+    2's background), away from the box's rim where the layer's edge blurs. One layer
+    ``I = a C + (1 - a) B`` is fitted to all of them at once; the box fills when that layer has a real opacity
+    and explains the tested pixels better in sum, as the inside of a panel wider than the pan
+    does and the middle of a ring or the gaps of a text do not. Filled: the free pixels that
+    are unseen or not clearly background, with the fitted opacity and color. Only pixels the
+    box's layer encloses (see :func:`_enclosed`) take part."""
     mask, alpha, color = mask.clone(), alpha.clone(), color.clone()
     usable = valid.sum(dim=0)[0] >= 3
+    whole = (slice(None), slice(None))
     for bx, by, w, h in boxes:
         box = (slice(by, by + h), slice(bx, bx + w))
-        on = mask[box]
-        free = ~on
-        translucent = on & (alpha[box] > 0.1) & (alpha[box] < 0.9)
-        source = translucent if int(translucent.sum()) >= 20 else on
-        if int(source.sum()) < 5:
-            continue
-        a = alpha[box][source].median()
-        col = color[(slice(None),) + box][:, source].median(dim=1).values  # (C,)
-        xb, bb = x[(slice(None), slice(None)) + box], pred[(slice(None), slice(None)) + box]
-        vb = valid[(slice(None), slice(None)) + box].to(x.dtype)
-        layered = a * col.view(1, -1, 1, 1) + (1 - a) * bb
-        llr = (((xb - bb) ** 2 - (xb - layered) ** 2) * vb).sum(dim=(0, 1))  # > 0: the layer explains it better
+        free = ~mask[box] & _enclosed(mask[box])
         inner = torch.zeros_like(free)
         inner[margin:h - margin, margin:w - margin] = True
         seen = free & usable[box] & inner
-        if int(seen.sum()) < 10 or float(llr[seen].sum()) <= 0:
+        if int(seen.sum()) < 10:
             continue
+        xb, bb = x[whole + box], pred[whole + box]
+        vb = valid[whole + box].to(x.dtype)
         n = vb.sum(dim=(0, 1)).clamp(min=1)
+        s, c = _pooled_layer(xb, bb, vb * seen)
+        layered = s * bb + c.view(1, -1, 1, 1)
+        llr = (((xb - bb) ** 2 - (xb - layered) ** 2) * vb).sum(dim=(0, 1))  # > 0: the layer explains it better
+        a = 1 - s
+        if not 0.1 <= float(a) <= 1.0 or float(llr[seen].sum()) <= 0:
+            continue
+        col = (c / a).clamp(0, 255)
         fill = free & (~usable[box] | (llr / n > -100.0))
         alpha[box][fill] = a
         color[(slice(None),) + box][:, fill] = col[:, None]
