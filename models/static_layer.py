@@ -330,9 +330,12 @@ def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: t
         n = vb.sum(dim=(0, 1)).clamp(min=1)
         s, c = _pooled_layer(xb, bb, vb * seen)
         layered = s * bb + c.view(1, -1, 1, 1)
-        llr = (((xb - bb) ** 2 - (xb - layered) ** 2) * vb).sum(dim=(0, 1))  # > 0: the layer explains it better
+        rss_bg = (((xb - bb) ** 2) * vb).sum(dim=(0, 1))
+        llr = rss_bg - (((xb - layered) ** 2) * vb).sum(dim=(0, 1))  # > 0: the layer explains it better
         a = 1 - s
-        if not 0.1 <= float(a) <= 1.0 or float(llr[seen].sum()) <= 0:
+        # the fitted layer must have a real opacity and explain most of what plain background
+        # leaves unexplained (a least-squares fit always explains a little: it has 4 parameters)
+        if not 0.1 <= float(a) <= 1.0 or float(llr[seen].sum()) < 0.5 * float(rss_bg[seen].sum()):
             continue
         col = (c / a).clamp(0, 255)
         fill = free & (~usable[box] | (llr / n > -100.0))
