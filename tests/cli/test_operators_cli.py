@@ -80,3 +80,74 @@ def test_pattern_json_lines_are_what_json_dumps_writes():
         expected = {"input": 'odd "name" é.npy', "index": i, "found": bool(matches),
                     "matches": [{"x": m.x, "y": m.y, "variant": m.variant} for m in matches]}
         assert line == json.dumps(expected, ensure_ascii=False) + "\n"
+
+
+def test_diff_cli_json_and_errors(tmp_path):
+    a = np.zeros((6, 8, 3), np.uint8)
+    b = a.copy()
+    b[1, 2] = (100, 0, 0)
+    b[3, 4] = (3, 4, 0)  # distance 5
+    Image.fromarray(a).save(tmp_path / "a.png")
+    Image.fromarray(b).save(tmp_path / "b.png")
+    r = _run("diff", tmp_path / "a.png", tmp_path / "b.png", "--out", tmp_path / "r.png", "--tolerance", "5",
+             "--fill", "#ff00ff", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["changed"] == 1 and json.loads(r.stdout)["total"] == 48
+    out = np.asarray(Image.open(tmp_path / "r.png"))
+    assert tuple(out[1, 2]) == (255, 0, 255) and tuple(out[3, 4]) == (0, 0, 0)
+    Image.fromarray(np.zeros((5, 8, 3), np.uint8)).save(tmp_path / "c.png")
+    r = _run("diff", tmp_path / "a.png", tmp_path / "c.png", "--out", tmp_path / "r.png")
+    assert r.exit_code == 2 and "differ in size" in r.output and "Traceback" not in r.output
+    r = _run("diff", tmp_path / "a.png", tmp_path / "b.png", "--out", tmp_path / "r.png", "--fill", "nope")
+    assert r.exit_code == 2 and "not a color" in r.output
+
+
+def test_background_and_static_layer_cli(tmp_path):
+    from tests.models.video_helpers import make_video
+
+    rng = np.random.default_rng(0)
+    bg = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    frames = np.repeat(bg[None], 9, axis=0).copy()
+    for t in range(9):
+        frames[t, 10:20, 5 * t:5 * t + 6] = 255
+    for t, f in enumerate(frames):
+        Image.fromarray(f).save(tmp_path / f"f{t}.png")
+    paths = [tmp_path / f"f{t}.png" for t in range(9)]
+    r = _run("background", *paths, "--out", tmp_path / "bg.png", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"frames": 9, "method": "median", "out": str(tmp_path / "bg.png")}
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "bg.png")), bg)
+    r = _run("background", *paths, "--out", tmp_path / "bg.png", "--last", "3")
+    assert r.exit_code == 0 and "median of 3 frames" in r.output
+    make_video(tmp_path / "v.mkv", frames)
+    r = _run("static-layer", tmp_path / "v.mkv", "--out", tmp_path / "layer.png", "--mask-out", tmp_path / "m.png",
+             "--json")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.stdout)
+    assert obj["frames"] == 9 and obj["total"] == 48 * 64
+    assert Image.open(tmp_path / "layer.png").mode == "RGBA" and Image.open(tmp_path / "m.png").mode == "L"
+    (tmp_path / "bad.mp4").write_bytes(b"junk")
+    r = _run("static-layer", tmp_path / "bad.mp4", "--out", tmp_path / "layer.png")
+    assert r.exit_code == 1 and "cannot open" in r.output and "Traceback" not in r.output
+
+
+def test_segment_cli_json_labels_and_overlay(tmp_path):
+    img = np.zeros((10, 12, 3), np.uint8)
+    img[2:5, 3:8] = (200, 10, 10)
+    img[7, 0] = (9, 9, 9)
+    Image.fromarray(img).save(tmp_path / "s.png")
+    r = _run("segment", tmp_path / "s.png", "--json", "--labels-out", tmp_path / "l.npy", "--out", tmp_path / "o.png")
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.stdout)
+    assert obj["count"] == 3
+    assert obj["regions"][1] == {"label": 2, "area": 15, "box": [3, 2, 5, 3], "color": [200.0, 10.0, 10.0],
+                                 "centroid": [5.0, 3.0]}
+    labels = np.load(tmp_path / "l.npy")
+    assert labels.dtype == np.int32 and labels.shape == (10, 12) and labels[7, 0] == 3
+    assert Image.open(tmp_path / "o.png").size == (12, 10)
+    r = _run("segment", tmp_path / "s.png", "--min-size", "2", "--json")
+    assert json.loads(r.stdout)["count"] == 2
+    r = _run("segment", tmp_path / "s.png", "--connectivity", "6")
+    assert r.exit_code == 2 and "connectivity" in r.output
+    r = _run("segment", tmp_path / "s.png", "--method", "chan-vese", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["count"] >= 2
