@@ -335,7 +335,9 @@ def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: t
         a = 1 - s
         # the fitted layer must have a real opacity and explain most of what plain background
         # leaves unexplained (a least-squares fit always explains a little: it has 4 parameters)
-        if not 0.1 <= float(a) <= 1.0 or float(llr[seen].sum()) < 0.5 * float(rss_bg[seen].sum()):
+        # (per pixel, so a few halo pixels of a text on the panel cannot outvote the panel)
+        share = (llr[seen] / rss_bg[seen].clamp(min=1e-6)).median()
+        if not 0.1 <= float(a) <= 1.0 or float(share) < 0.5:
             continue
         col = (c / a).clamp(0, 255)
         fill = free & (~usable[box] | (llr / n > -100.0))
