@@ -328,18 +328,31 @@ def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: t
         xb, bb = x[whole + box], pred[whole + box]
         vb = valid[whole + box].to(x.dtype)
         n = vb.sum(dim=(0, 1)).clamp(min=1)
-        s, c = _pooled_layer(xb, bb, vb * seen)
-        layered = s * bb + c.view(1, -1, 1, 1)
         rss_bg = (((xb - bb) ** 2) * vb).sum(dim=(0, 1))
-        llr = rss_bg - (((xb - layered) ** 2) * vb).sum(dim=(0, 1))  # > 0: the layer explains it better
-        a = 1 - s
-        # the fitted layer must have a real opacity and explain most of what plain background
-        # leaves unexplained (a least-squares fit always explains a little: it has 4 parameters)
-        # (per pixel, so a few halo pixels of a text on the panel cannot outvote the panel)
-        share = (llr[seen] / rss_bg[seen].clamp(min=1e-6)).median()
-        if not 0.1 <= float(a) <= 1.0 or float(share) < 0.5:
+        # two hypotheses for the layer: one fitted to the tested pixels, and the translucent rim
+        # found around them (when there is one); each must have a real opacity and explain most
+        # of what plain background leaves unexplained, judged per pixel by the median (a few
+        # halo pixels of a text on the panel, or a sliver of background inside the box, cannot
+        # outvote the rest). The fitted one has 4 free parameters, so it must explain more.
+        s, c = _pooled_layer(xb, bb, vb * seen)
+        hypotheses = [(1 - s, c, 0.5)]
+        rim = mask[box] & (alpha[box] > 0.1) & (alpha[box] < 0.9)
+        if int(rim.sum()) >= 20:
+            a_rim = alpha[box][rim].median()
+            hypotheses.append((a_rim, a_rim * color[(slice(None),) + box][:, rim].median(dim=1).values, 0.25))
+        chosen = None
+        for a, ac, need in hypotheses:
+            if not 0.1 <= float(a) <= 1.0:
+                continue
+            layered = (1 - a) * bb + ac.view(1, -1, 1, 1)
+            llr = rss_bg - (((xb - layered) ** 2) * vb).sum(dim=(0, 1))  # > 0: the layer explains it better
+            if float((llr[seen] / rss_bg[seen].clamp(min=1e-6)).median()) >= need:
+                chosen = (a, ac, llr)
+                break
+        if chosen is None:
             continue
-        col = (c / a).clamp(0, 255)
+        a, ac, llr = chosen
+        col = (ac / a).clamp(0, 255)
         fill = free & (~usable[box] | (llr / n > -100.0))
         alpha[box][fill] = a
         color[(slice(None),) + box][:, fill] = col[:, None]
