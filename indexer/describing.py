@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = ["describe_file", "describe_files", "DescribeOutcome", "DECODE_MIN_SIDE"]
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -102,12 +103,35 @@ def describe_files(
     yield from _pooled(chunks, workers, max_pixels, describe)
 
 
+#: Thread-pool variables of OpenMP, OpenBLAS, MKL, Accelerate and numexpr.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                "NUMEXPR_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _one_thread_per_worker() -> Iterator[None]:
+    """Worker processes started inside this block run their math libraries on one thread each
+    (unless the user set these variables): the pool already has one worker per core, and
+    letting every worker's BLAS start a thread per core as well made indexing twice as slow.
+    Spawned processes read the environment when they start; this process is not affected."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    for k, v in saved.items():
+        if v is None:
+            os.environ[k] = "1"
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+
+
 def _pooled(chunks: list[list[ScannedFile]], workers: int, max_pixels: int, describe: Describe) -> Iterator[DescribeOutcome]:
     ctx = multiprocessing.get_context("spawn")
     pending = list(reversed(chunks))
     while pending:
         suspects: list[ScannedFile] = []
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with _one_thread_per_worker(), ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             running: dict[Future, list[ScannedFile]] = {}
             try:
                 while pending or running:
@@ -131,7 +155,7 @@ def _pooled(chunks: list[list[ScannedFile]], workers: int, max_pixels: int, desc
 def _describe_isolated(file: ScannedFile, max_pixels: int, describe: Describe) -> DescribeOutcome:
     ctx = multiprocessing.get_context("spawn")
     try:
-        with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        with _one_thread_per_worker(), ProcessPoolExecutor(1, mp_context=ctx) as pool:
             return pool.submit(describe, file, max_pixels).result()
     except BrokenProcessPool:
         log.warning("decoder crashed on %s", file.path)

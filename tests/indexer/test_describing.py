@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 
-from lookalike.indexer.describing import describe_file, describe_files
+from lookalike.indexer.describing import DescribeOutcome, describe_file, describe_files
 from lookalike.indexer.scanning import scan
 
 
@@ -33,3 +33,17 @@ def test_pool_and_single_process_agree(photo_dir):
             assert two[k] is None
         else:
             assert r.hash_hex == two[k].hash_hex and (r.vector == two[k].vector).all()
+
+
+def report_thread_env(file, max_pixels):
+    import os
+
+    return DescribeOutcome(file, reason="probe", detail=os.environ.get("OPENBLAS_NUM_THREADS", "unset"))
+
+
+def test_workers_run_their_math_libraries_on_one_thread(photo_dir, monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    files = scan([photo_dir])[0][:6]
+    outcomes = list(describe_files(files, workers=2, chunk=2, describe=report_thread_env))
+    assert {o.detail for o in outcomes} == {"1"}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # this process is left as it was
