@@ -6,7 +6,7 @@ with a stable :class:`SkipReason` code.
 
 from __future__ import annotations
 
-__all__ = ["LoadedImage", "load_image", "SUPPORTED_EXTENSIONS", "DEFAULT_MAX_PIXELS", "to_rgb"]
+__all__ = ["LoadedImage", "load_image", "load_input", "luma", "SUPPORTED_EXTENSIONS", "DEFAULT_MAX_PIXELS", "to_rgb"]
 
 import logging
 import math
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import ImageLoadError, SkipReason
+from .errors import ImageLoadError, QueryError, SkipReason
 
 log = logging.getLogger(__name__)
 
@@ -171,3 +171,18 @@ _TRANSPOSE_FOR = {
 def _transpose(im: Image.Image, orientation: int) -> Image.Image:
     method = _TRANSPOSE_FOR.get(orientation)
     return im.transpose(method) if method is not None else im
+
+
+def load_input(path: str | os.PathLike[str], what: str = "") -> LoadedImage:
+    """:func:`load_image` for a file the user named as input: a bad file is a
+    :class:`QueryError` ("cannot read crop a.png: truncated (...)"), not a skip."""
+    try:
+        return load_image(path)
+    except ImageLoadError as exc:
+        detail = f" ({exc.detail})" if exc.detail else ""
+        raise QueryError(f"cannot read {what + ' ' if what else ''}{path}: {exc.reason.value}{detail}") from None
+
+
+def luma(pixels: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` RGB -> ``(H, W) float32`` gray (ITU-R BT.601 weights)."""
+    return pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)

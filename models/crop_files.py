@@ -13,7 +13,7 @@ from typing import Sequence
 from PIL import Image
 
 from lookalike.indexer.errors import ImageLoadError, QueryError
-from lookalike.indexer.loading import load_image
+from lookalike.indexer.loading import load_image, load_input
 
 from .crop import CropMatch, find_crop
 
@@ -38,17 +38,10 @@ def scale_range(low: float, high: float, step: float = 1.04) -> list[float]:
     return sorted(scales)
 
 
-def _load(path: str | os.PathLike[str], what: str):
-    try:
-        return load_image(path)
-    except ImageLoadError as exc:
-        raise QueryError(f"cannot read {what} {path}: {exc.reason.value}" + (f" ({exc.detail})" if exc.detail else "")) from None
-
-
 def locate_crop(image: str | os.PathLike[str], crop: str | os.PathLike[str], top_k: int = 1,
                 scales: Sequence[float] | None = None, device: str | None = None) -> list[CropMatch]:
     """Where ``crop`` (a file) occurs in ``image`` (a file), best first."""
-    img, tpl = _load(image, "image"), _load(crop, "crop")
+    img, tpl = load_input(image, "image"), load_input(crop, "crop")
     try:
         return find_crop(img.pixels, tpl.pixels, top_k=top_k, scales=scales, device=device)
     except ValueError as exc:

@@ -5,18 +5,16 @@ from __future__ import annotations
 __all__ = ["DiffReport", "BackgroundReport", "StaticLayerReport", "parse_color", "diff_files", "background_files",
            "static_layer_files"]
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from lookalike.indexer.errors import FramesError, ImageLoadError, QueryError
+from lookalike.indexer.errors import FramesError, QueryError
+from lookalike.indexer.loading import load_input
 
-from .video import iter_frames
-
-Path_ = str | os.PathLike[str]
+from .image_files import save_pixels
+from .video import Path_, iter_frames
 
 
 @dataclass(frozen=True)
@@ -59,29 +57,6 @@ def parse_color(text: str) -> tuple[int, int, int]:
         raise QueryError(f"not a color: {text!r} (use R,G,B, #rrggbb or a name such as black)") from None
 
 
-def _save(arr: np.ndarray, path: Path_) -> str:
-    """Write ``(H, W)`` (L), ``(H, W, 3)`` (RGB) or ``(H, W, 4)`` (RGBA) uint8 pixels."""
-    from PIL import Image
-
-    p = Path(path)
-    try:
-        if p.parent and not p.parent.exists():
-            raise QueryError(f"cannot write {p}: {p.parent} does not exist")
-        Image.fromarray(np.ascontiguousarray(arr)).save(p)
-    except (OSError, ValueError, KeyError) as exc:
-        raise QueryError(f"cannot write {p}: {exc}") from None
-    return str(p)
-
-
-def _load(path: Path_) -> np.ndarray:
-    from lookalike.indexer.loading import load_image
-
-    try:
-        return load_image(path).pixels
-    except ImageLoadError as exc:
-        raise QueryError(f"cannot read {exc}") from None
-
-
 def diff_files(a: Path_, b: Path_, out: Path_, tolerance: float = 0.0, fill: str | tuple[int, int, int] = "black",
                device: str | None = None) -> DiffReport:
     """Keep the pixels of ``a`` that did not change in ``b`` (see :func:`frame_diff`), write ``out``."""
@@ -90,12 +65,12 @@ def diff_files(a: Path_, b: Path_, out: Path_, tolerance: float = 0.0, fill: str
     color = parse_color(fill) if isinstance(fill, str) else fill
     if tolerance < 0:
         raise QueryError(f"--tolerance must be >= 0, got {tolerance}")
-    pa, pb = _load(a), _load(b)
+    pa, pb = load_input(a).pixels, load_input(b).pixels
     if pa.shape != pb.shape:
         raise QueryError(f"frames differ in size: {a} is {pa.shape[1]}x{pa.shape[0]}, {b} is {pb.shape[1]}x{pb.shape[0]}")
     kept, changed = frame_diff(pa, pb, tolerance, color, device=device)
     img = kept.permute(1, 2, 0).cpu().numpy().astype(np.uint8)
-    return DiffReport(changed=int(changed.sum()), total=int(changed.numel()), out=_save(img, out))
+    return DiffReport(changed=int(changed.sum()), total=int(changed.numel()), out=save_pixels(img, out))
 
 
 def background_files(inputs: Sequence[Path_], out: Path_, last: int | None = None, base: int = 64,
@@ -124,7 +99,7 @@ def background_files(inputs: Sequence[Path_], out: Path_, last: int | None = Non
     except ValueError as exc:
         raise FramesError(str(exc)) from None
     img = bg.round().clamp(0, 255).permute(1, 2, 0).cpu().numpy().astype(np.uint8)
-    return BackgroundReport(frames=count, method=method, out=_save(img, out))
+    return BackgroundReport(frames=count, method=method, out=save_pixels(img, out))
 
 
 def static_layer_files(inputs: Sequence[Path_], out: Path_, mask_out: Path_ | None = None, frames: int = 24,
@@ -145,4 +120,4 @@ def static_layer_files(inputs: Sequence[Path_], out: Path_, mask_out: Path_ | No
     travel = (res.shifts.amax(0) - res.shifts.amin(0)).tolist()
     return StaticLayerReport(
         frames=len(stack), layer_pixels=int(mask.sum()), total=int(mask.size), motion=(round(travel[0], 2), round(travel[1], 2)),
-        out=_save(rgba, out), mask_out=_save(mask.astype(np.uint8) * 255, mask_out) if mask_out else None)
+        out=save_pixels(rgba, out), mask_out=save_pixels(mask.astype(np.uint8) * 255, mask_out) if mask_out else None)

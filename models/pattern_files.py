@@ -11,8 +11,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from lookalike.indexer.errors import ImageLoadError, QueryError
-from lookalike.indexer.loading import load_image
+from lookalike.indexer.errors import QueryError
+from lookalike.indexer.loading import load_input, luma
 
 from .pattern import PatternHits, parse_pattern, pattern_hits
 
@@ -68,12 +68,7 @@ def search_pattern_files(
         if Path(p).suffix.lower() == ".npy":
             stack = load_stack(p, shape)
         else:
-            try:
-                img = load_image(p)
-            except ImageLoadError as exc:
-                raise QueryError(f"cannot read {p}: {exc.reason.value}") from None
-            gray = img.pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-            stack = gray[None]
+            stack = luma(load_input(p).pixels)[None]
         try:
             hits = pattern_hits(stack, pattern, variants=variants, threshold=threshold, device=device)
         except ValueError as exc:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 __all__ = ["Region", "SegmentReport", "segment_file", "METHODS"]
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from lookalike.indexer.errors import ImageLoadError, QueryError
+from lookalike.indexer.errors import QueryError
+
+from .image_files import save_pixels
+from .video import Path_
 
 METHODS = ("components", "chan-vese")
-Path_ = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def segment_file(
     0-255); ``chan-vese`` splits a smooth grayscale image in two phases first, then labels the
     connected parts of each phase. Writes ``labels_out`` (.npy, int32 (H, W)) and
     ``overlay_out`` (PNG) when given."""
-    from lookalike.indexer.loading import load_image
+    from lookalike.indexer.loading import load_input, luma
 
     from .chan_vese import chan_vese
     from .components import label_regions, region_stats
@@ -61,15 +62,12 @@ def segment_file(
         raise QueryError(f"--connectivity must be 4 or 8, got {connectivity}")
     if tolerance < 0 or min_size < 0:
         raise QueryError("--tolerance and --min-size must be >= 0")
-    try:
-        pixels = load_image(image).pixels
-    except ImageLoadError as exc:
-        raise QueryError(f"cannot read {exc}") from None
+    pixels = load_input(image).pixels
     if method == "components":
         seg = label_regions(pixels, tolerance, connectivity, min_size, device=device)
         labels, stats = seg.labels, seg.stats
     else:
-        phase = chan_vese(pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32), device=device)
+        phase = chan_vese(luma(pixels), device=device)
         seg = label_regions(phase[None], 0, connectivity, min_size, stats=False)
         labels = seg.labels
         stats = region_stats(pixels, labels, seg.count)
@@ -78,18 +76,12 @@ def segment_file(
                       centroid=(round(float(stats.centroid[i, 0]), 2), round(float(stats.centroid[i, 1]), 2)))
                for i in range(seg.count)]
     lab = labels.cpu().numpy().astype(np.int32)
-    written_labels = written_overlay = None
-    try:
-        if labels_out is not None:
+    written_labels = None
+    if labels_out is not None:
+        try:
             np.save(labels_out, lab)
-            written_labels = str(labels_out)
-        if overlay_out is not None:
-            from PIL import Image
-
-            Image.fromarray(_overlay(pixels, lab)).save(overlay_out)
-            written_overlay = str(overlay_out)
-    except (OSError, ValueError, KeyError) as exc:
-        raise QueryError(f"cannot write the output: {exc}") from None
-    if labels_out is not None and not str(labels_out).endswith(".npy"):
-        written_labels = str(labels_out) + ".npy"  # numpy adds the extension
+        except (OSError, ValueError) as exc:
+            raise QueryError(f"cannot write {labels_out}: {exc}") from None
+        written_labels = str(labels_out) + ("" if str(labels_out).endswith(".npy") else ".npy")  # numpy adds it
+    written_overlay = save_pixels(_overlay(pixels, lab), overlay_out) if overlay_out is not None else None
     return SegmentReport(count=seg.count, regions=regions, labels_out=written_labels, overlay_out=written_overlay)
