@@ -68,3 +68,9 @@ def test_a_static_camera_gives_an_empty_layer_and_a_warning(tmp_path, caplog):
 def test_bad_input():
     with pytest.raises(ValueError, match="at least 3 frames"):
         static_layer(np.zeros((2, 8, 8, 3), np.uint8))
+
+
+def test_public_name():
+    import lookalike.models
+
+    assert lookalike.models.static_layer is static_layer
