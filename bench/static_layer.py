@@ -62,7 +62,7 @@ def main() -> None:
     ap.add_argument("--crf", type=int, default=30)
     ap.add_argument("--photos", default=str(Path(__file__).resolve().parents[1] / "../shared/data/photos"))
     args = ap.parse_args()
-    from lookalike.models.static_layer import static_layer
+    from lookalike.models.static_overlay import static_layer
 
     photos = sorted(p for p in Path(args.photos).rglob("*.jpg"))
     if not photos:

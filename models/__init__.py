@@ -18,7 +18,7 @@ _WHERE = {
     "match_maps": "pattern", "parse_pattern": "pattern", "pattern_hits": "pattern", "pattern_variants": "pattern",
     "iter_frames": "video", "read_frames": "video",
     "BackgroundStream": "frames", "estimate_background": "frames", "frame_diff": "frames", "true_median": "frames",
-    "StaticLayer": "static_layer", "static_layer": "static_layer",
+    "StaticLayer": "static_overlay", "static_layer": "static_overlay",
 }
 
 __all__ = sorted(_WHERE)
@@ -33,5 +33,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         pattern_variants,
     )
     from .frames import BackgroundStream, estimate_background, frame_diff, true_median
-    from .static_layer import StaticLayer, static_layer
+    from .static_overlay import StaticLayer, static_layer
     from .video import iter_frames, read_frames

@@ -106,7 +106,7 @@ def static_layer_files(inputs: Sequence[Path_], out: Path_, mask_out: Path_ | No
                        device: str | None = None) -> StaticLayerReport:
     """The static layer of the first ``frames`` frames: ``out`` as an RGBA PNG, ``mask_out`` as
     an L PNG (255 where static)."""
-    from .static_layer import static_layer
+    from .static_overlay import static_layer
     from .video import read_frames
 
     if frames < 3:

@@ -1,6 +1,6 @@
 """Global translation between frames by phase correlation (FFT), to sub-pixel precision.
 
-Used by :func:`~lookalike.models.static_layer.static_layer` to follow a camera pan. The sign
+Used by :func:`~lookalike.models.static_overlay.static_layer` to follow a camera pan. The sign
 convention: ``shift[t] = (dy, dx)`` means ``frame_t(y, x) ~ frame_ref(y - dy, x - dx)`` (the
 content moved by ``dy, dx``).
 """

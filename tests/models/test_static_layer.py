@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from lookalike.models.static_layer import static_layer
+from lookalike.models.static_overlay import static_layer
 from lookalike.models.video import read_frames
 
 from ..conftest import random_image
@@ -73,4 +73,4 @@ def test_bad_input():
 def test_public_name():
     import lookalike.models
 
-    assert lookalike.models.static_layer is static_layer
+    assert lookalike.models.static_layer is static_layer  # not shadowed by a submodule of that name
