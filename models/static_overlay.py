@@ -94,18 +94,6 @@ def _predict(pano: torch.Tensor, shifts: torch.Tensor, off: tuple[float, float],
     return out[:, :c], valid & (out[:, c:] > 0.999)
 
 
-_LUMA = (0.299, 0.587, 0.114)
-
-
-def _luma(x: torch.Tensor) -> torch.Tensor:
-    """``(T, 3, H, W)`` -> ``(T, H, W)``; detection runs on luma, which 4:2:0 video keeps at full
-    resolution (its chroma is smeared over 2x2 blocks around every sharp overlay edge)."""
-    if x.shape[1] != 3:
-        return x.mean(dim=1)
-    w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x * w).sum(dim=1)
-
-
 @dataclass(frozen=True)
 class _Fit:
     """Per pixel, over the frames where the background is predicted: ``I = s B + c``."""
@@ -113,7 +101,6 @@ class _Fit:
     s: torch.Tensor  # (H, W) the background's share, 1 - opacity
     c: torch.Tensor  # (C, H, W) the layer's contribution a * C
     mean_i: torch.Tensor  # (C, H, W)
-    flat: torch.Tensor  # (H, W) the background varies too little under the pixel to trust a small offset
     unknown_alpha: torch.Tensor  # (H, W) it varies too little to tell the opacity: taken as opaque
     n: torch.Tensor  # (H, W) frames with a prediction
     layer: torch.Tensor  # (H, W) the test's verdict
@@ -146,7 +133,7 @@ def _fit(x: torch.Tensor, pred: torch.Tensor, valid: torch.Tensor, sensitivity: 
     # small offset is as likely a misprediction as a layer: ask for a clear color difference
     layer = usable & (gain > 40.0 / sensitivity) & (rss_fit < 0.3 * rss_bg) & (per > 36.0 / sensitivity) \
         & torch.where(flat, per > 400.0 / sensitivity, physical)
-    return _Fit(s=s, c=c, mean_i=mi, flat=flat, unknown_alpha=sww < 2 * lam, n=n, layer=layer)
+    return _Fit(s=s, c=c, mean_i=mi, unknown_alpha=sww < 2 * lam, n=n, layer=layer)
 
 
 def _predict_all(x: torch.Tensor, shifts: torch.Tensor, exclude: torch.Tensor | None):
@@ -159,7 +146,7 @@ def _merge(primary: _Fit, fallback: _Fit) -> _Fit:
     use = primary.n >= 3
     pick = lambda a, b: torch.where(use if a.ndim == 2 else use[None], a, b)  # noqa: E731
     return _Fit(s=pick(primary.s, fallback.s), c=pick(primary.c, fallback.c),
-                mean_i=pick(primary.mean_i, fallback.mean_i), flat=pick(primary.flat, fallback.flat),
+                mean_i=pick(primary.mean_i, fallback.mean_i),
                 unknown_alpha=pick(primary.unknown_alpha, fallback.unknown_alpha),
                 n=torch.maximum(primary.n, fallback.n), layer=pick(primary.layer, fallback.layer))
 
