@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from .components import label_regions
+from .frames import _as_frames
 from .motion import estimate_shifts, warp_translate
 
 log = logging.getLogger(__name__)
@@ -211,18 +212,12 @@ def static_layer(
     the 0-255 scale, ``T >= 3`` (two dozen is plenty). ``min_area``: smallest kept speck, in
     pixels. ``sensitivity``: scales the evidence needed (higher finds fainter layers and more
     noise). Returns a :class:`StaticLayer` on the frames' device."""
-    if isinstance(frames, torch.Tensor):
-        x = frames
-    else:
-        arr = np.asarray(frames)
-        if arr.ndim != 4:
-            raise ValueError(f"expected (T, H, W, C) frames, got {arr.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(arr, -1, 1)))
-    if x.ndim != 4 or x.shape[0] < 3 or 0 in x.shape:
+    x = _as_frames(frames, device, batch=True)
+    if x.shape[0] < 3:
         raise ValueError(f"expected at least 3 frames (T, C, H, W), got {tuple(x.shape)}")
     if not sensitivity > 0:
         raise ValueError(f"sensitivity must be > 0, got {sensitivity}")
-    x = (x.to(device) if device is not None else x).to(torch.float32)
+    x = x.to(torch.float32)
     T, C, H, W = x.shape
     weight = _static_edge_weight(x.mean(dim=1))
     shifts = estimate_shifts(x, reference=T // 2, weight=weight if weight.mean() > 0.3 else None)
