@@ -16,11 +16,12 @@ Negatives (must not match anything):
 
 from __future__ import annotations
 
-import io
 import random
 from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageFilter
+
+from lookalike.models.edits import jpeg, perspective, trim  # noqa: F401 (re-exported to the benches)
 
 PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "photos"
 
@@ -28,50 +29,6 @@ PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ph
 def photo_paths(root: Path = PHOTOS) -> list[Path]:
     exts = {".png", ".jpg", ".jpeg"}
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts)
-
-
-def jpeg(im: Image.Image, quality: int) -> Image.Image:
-    buf = io.BytesIO()
-    im.convert("RGB").save(buf, "JPEG", quality=quality)
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
-
-
-def trim(im: Image.Image, frac: float, rng: random.Random) -> Image.Image:
-    w, h = im.size
-    cw, ch = round(w * frac), round(h * frac)
-    left, top = rng.randint(0, cw), rng.randint(0, ch)
-    return im.crop((left, top, w - (cw - left), h - (ch - top)))
-
-
-def perspective(im: Image.Image, rng: random.Random) -> Image.Image:
-    w, h = im.size
-    side = rng.randrange(4)
-    k = rng.uniform(0.18, 0.25)
-    # destination quad corners (tl, tr, br, bl) pulled inward on one side
-    quad = [(0, 0), (w, 0), (w, h), (0, h)]
-    if side == 0:
-        quad[0], quad[1] = (k * w, 0), ((1 - k) * w, 0)
-    elif side == 1:
-        quad[1], quad[2] = (w, k * h), (w, (1 - k) * h)
-    elif side == 2:
-        quad[2], quad[3] = ((1 - k) * w, h), (k * w, h)
-    else:
-        quad[3], quad[0] = (0, (1 - k) * h), (0, k * h)
-    coeffs = _perspective_coeffs(quad, [(0, 0), (w, 0), (w, h), (0, h)])
-    return im.transform((w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC,
-                        fillcolor=(0, 0, 0))
-
-
-def _perspective_coeffs(dst, src):
-    import numpy as np
-
-    rows = []
-    rhs = []
-    for (x, y), (u, v) in zip(dst, src):
-        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y]); rhs.append(u)
-        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y]); rhs.append(v)
-    return np.linalg.solve(np.array(rows, float), np.array(rhs, float)).tolist()
 
 
 def positives(im: Image.Image, rng: random.Random) -> dict[str, Image.Image]:

@@ -18,6 +18,7 @@ from .crop_cmd import find_crop_command
 from .pattern_cmd import pattern_command
 from .search_cmd import search_command
 from .segment_cmd import segment_command
+from .train_cmd import train_command
 
 app = typer.Typer(
     name="lookalike",
@@ -47,6 +48,7 @@ app.command("diff")(diff_command)
 app.command("static-layer")(static_layer_command)
 app.command("background")(background_command)
 app.command("segment")(segment_command)
+app.command("train")(train_command)
 
 
 def _exit_now(code: int | str | None) -> None:

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -24,6 +25,11 @@ IndexOption = typer.Option(
     help=f"Index folder. Default: ${INDEX_ENV}, else ./{DEFAULT_INDEX}.", show_default=False,
 )
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
+WeightsOption = typer.Option(
+    None, "--weights", metavar="FILE", show_default=False,
+    help="Local weights for the index's embedder (a lookalike-s checkpoint or a torchvision state dict).",
+)
+DeviceOption = typer.Option("auto", "--device", help="Where the embedder runs: auto, cpu, cuda or mps.")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,12 +40,13 @@ def index_dir(option: Path | None) -> Path:
     return Path(os.environ.get(INDEX_ENV) or DEFAULT_INDEX)
 
 
-def open_index(option: Path | None, create: bool = False) -> Any:
+def open_index(option: Path | None, create: bool = False, embedder: str | None = None,
+               weights: Path | None = None, device: str = "auto") -> Any:
     """The :class:`~lookalike.indexer.index.Index` at ``--index`` (imported here: FAISS and
     SQLite load only for the commands that use an index)."""
     from lookalike.indexer.index import Index
 
-    return Index.open(index_dir(option), create=create)
+    return Index.open(index_dir(option), create=create, embedder=embedder, weights=weights, device=device)
 
 
 def fail(message: str, code: int = 1) -> "typer.Exit":
@@ -86,13 +93,17 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], Non
     if not enabled or not sys.stderr.isatty():
         yield lambda done, total: None
         return
-    state: dict[str, Any] = {"bar": None, "done": 0}
+    state: dict[str, Any] = {"bar": None, "done": 0, "start": time.perf_counter()}
     try:
         def update(done: int, total: int) -> None:
             if state["bar"] is None:
                 state["bar"] = typer.progressbar(length=max(total, 1), label=label, file=sys.stderr,
                                                  show_pos=True, show_eta=True)
                 state["bar"].__enter__()
+                state["start"] = time.perf_counter()
+            elapsed = time.perf_counter() - state["start"]
+            if done and elapsed > 0:
+                state["bar"].label = f"{label} ({done / elapsed:.1f} images/s)"
             state["bar"].update(done - state["done"])
             state["done"] = done
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 
 
-from .common import IndexOption, JsonOption, handle_errors, open_index, print_json, progress_bar
+from .common import (
+    DeviceOption, IndexOption, JsonOption, WeightsOption, handle_errors, open_index, print_json, progress_bar,
+)
 
 
 @handle_errors
@@ -15,6 +17,14 @@ def index_command(
     paths: list[Path] = typer.Argument(..., help="Image files or folders (searched recursively).", show_default=False),
     index: Path | None = IndexOption,
     workers: int = typer.Option(0, "--workers", "-w", help="Processes that decode images (0: one per CPU)."),
+    embedder: str | None = typer.Option(
+        None, "--embedder", "-e", show_default=False,
+        help="Learned signal beside the color grid: none (fastest), lookalike-s (shipped, offline), or a "
+             "torchvision backbone (resnet50, mobilenet_v3_large, efficientnet_b0). Default: the index's own, "
+             "none for a new index. Fixed once the index holds images.",
+    ),
+    weights: Path | None = WeightsOption,
+    device: str = DeviceOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Index images and folders, or bring an index up to date.
@@ -24,8 +34,12 @@ def index_command(
     Every image is described whole and as overlapping tiles at four scales, so later searches
     find crops and shared regions too. Unreadable files are skipped and listed with a reason.
     Re-run it any time; an interrupted run resumes where it stopped.
+
+    With --embedder, a learned embedding of every image and tile is stored as well and search
+    fuses both signals: heavier edits (strong JPEG, trims, overlays, noise, gamma) still match,
+    rotated, mirrored or channel-swapped copies still do not.
     """
-    with open_index(index, create=True) as ix:
+    with open_index(index, create=True, embedder=embedder, weights=weights, device=device) as ix:
         with progress_bar("indexing", not json_out) as progress:
             report = ix.add(paths, progress=progress, workers=workers or None)
     if json_out:

@@ -8,7 +8,7 @@ import typer
 
 from lookalike.indexer.errors import LookalikeError
 
-from .common import IndexOption, JsonOption, handle_errors, open_index, print_json
+from .common import DeviceOption, IndexOption, JsonOption, WeightsOption, handle_errors, open_index, print_json
 
 
 @handle_errors
@@ -20,6 +20,8 @@ def search_command(
         None, "--min-score", min=0.0, max=1.0,
         help="Score a hit needs to count as a match (default: the calibrated 0.90).", show_default=False,
     ),
+    weights: Path | None = WeightsOption,
+    device: str = DeviceOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Find indexed images that look like each query, whole or in part.
@@ -32,7 +34,7 @@ def search_command(
     {"query": ..., "hits": [{"path", "score", "match", "box": [x, y, w, h]}]}.
     """
     failures = 0
-    with open_index(index) as ix:
+    with open_index(index, weights=weights, device=device) as ix:
         for q in queries:
             try:
                 hits = ix.search(q, k=k, min_score=min_score)

@@ -12,7 +12,7 @@ from .lazy import lazy_exports
 
 _WHERE = {
     "DESCRIPTOR_VERSION": "descriptor", "Descriptors": "descriptor", "describe_boxes": "descriptor",
-    "FramesError": "errors", "ImageLoadError": "errors", "IndexCorruptError": "errors", "IndexLockedError": "errors",
+    "EmbedderError": "errors", "FramesError": "errors", "ImageLoadError": "errors", "IndexCorruptError": "errors", "IndexLockedError": "errors",
     "IndexMismatchError": "errors", "IndexNotFoundError": "errors", "LookalikeError": "errors",
     "QueryError": "errors", "SkipReason": "errors",
     "GridHash": "gridhash",
@@ -31,7 +31,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .descriptor import DESCRIPTOR_VERSION, Descriptors, describe_boxes
     from .errors import (
-        FramesError, ImageLoadError, IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
+        EmbedderError, FramesError, ImageLoadError, IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
         LookalikeError, QueryError, SkipReason,
     )
     from .gridhash import GridHash

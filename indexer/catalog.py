@@ -1,14 +1,15 @@
 """The SQLite catalog: the source of truth of an index (through sqlite-utils).
 
 Tables: ``meta`` (settings and the generation counter), ``runs``, ``images``, ``descriptors``
-(whole-image vectors), ``regions`` (tile boxes and hashes), ``skipped`` (files not indexed, with
+(whole-image vectors: the color grid, and the embedder's when there is one), ``regions``
+(tile boxes and hashes), ``region_embeddings`` (float16 tile embeddings), ``skipped`` (files not indexed, with
 the reason) and ``vector_files`` (what each derived FAISS file was built from). Every write is
 one ``BEGIN IMMEDIATE`` transaction, so a crash leaves the catalog as of the last commit.
 """
 
 from __future__ import annotations
 
-__all__ = ["Catalog", "ImageRecord", "StoredFile", "SCHEMA_VERSION"]
+__all__ = ["Catalog", "ImageRecord", "StoredFile", "SCHEMA_VERSION", "EMBEDDING_KIND"]
 
 import sqlite3
 import time
@@ -22,6 +23,8 @@ import sqlite_utils
 from .errors import IndexCorruptError
 
 SCHEMA_VERSION = 1
+#: ``descriptors.kind`` of whole-image embeddings (the color grid's is ``grid``).
+EMBEDDING_KIND = "embedding"
 CATALOG_NAME = "catalog.sqlite"
 
 
@@ -51,6 +54,8 @@ class ImageRecord:
     region_hashes: np.ndarray  # (R, HASH_BITS // 8) uint8
     region_info: np.ndarray  # (R,) float32
     region_low_info: np.ndarray  # (R,) bool
+    embedding: np.ndarray | None = None  # (E,) float32, when the index has an embedder
+    region_embeddings: np.ndarray | None = None  # (R, E) float32
 
 
 class Catalog:
@@ -107,6 +112,7 @@ class Catalog:
                 {"path": str, "reason": str, "detail": str, "size": int, "mtime_ns": int, "run_id": int},
                 pk="path", if_not_exists=True,
             )
+            self._create_embedding_table()
             db["vector_files"].create(
                 {"name": str, "generation": int, "count": int, "checksum": str, "kind": str},
                 pk="name", if_not_exists=True,
@@ -115,6 +121,18 @@ class Catalog:
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
                 self.set_meta("generation", "0")
                 self.set_meta("created", f"{time.time():.3f}")
+
+    def _create_embedding_table(self) -> None:
+        self.db["region_embeddings"].create(
+            {"region_id": int, "vector": bytes}, pk="region_id",
+            foreign_keys=[("region_id", "regions", "id")], if_not_exists=True,
+        )
+
+    def ensure_embedding_table(self) -> None:
+        """Catalogs made before embedders existed get the table on first use."""
+        if "region_embeddings" not in self.db.table_names():
+            with self.transaction():
+                self._create_embedding_table()
 
     def _check_schema(self) -> None:
         try:
@@ -221,15 +239,24 @@ class Catalog:
                     "INSERT INTO descriptors(image_id, kind, vector) VALUES (?, ?, ?)",
                     (image_id, kind, np.ascontiguousarray(rec.vector, np.float32).tobytes()),
                 )
-                conn.executemany(
-                    "INSERT INTO regions(image_id, x, y, w, h, info, low_info, hash) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        (image_id, int(b[0]), int(b[1]), int(b[2]), int(b[3]), float(i), int(lo), h.tobytes())
-                        for b, i, lo, h in zip(rec.region_boxes, rec.region_info, rec.region_low_info,
-                                               rec.region_hashes)
-                    ),
-                )
+                if rec.embedding is not None:
+                    conn.execute(
+                        "INSERT INTO descriptors(image_id, kind, vector) VALUES (?, ?, ?)",
+                        (image_id, EMBEDDING_KIND, np.ascontiguousarray(rec.embedding, np.float32).tobytes()),
+                    )
+                region_ids = []
+                for b, i, lo, h in zip(rec.region_boxes, rec.region_info, rec.region_low_info, rec.region_hashes):
+                    cur = conn.execute(
+                        "INSERT INTO regions(image_id, x, y, w, h, info, low_info, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (image_id, int(b[0]), int(b[1]), int(b[2]), int(b[3]), float(i), int(lo), h.tobytes()),
+                    )
+                    region_ids.append(int(cur.lastrowid))
+                if rec.region_embeddings is not None:
+                    half = np.ascontiguousarray(rec.region_embeddings, np.float16)
+                    conn.executemany(
+                        "INSERT INTO region_embeddings(region_id, vector) VALUES (?, ?)",
+                        ((rid, v.tobytes()) for rid, v in zip(region_ids, half)),
+                    )
                 conn.execute("DELETE FROM skipped WHERE path = ?", (rec.path,))
             conn.executemany(
                 "INSERT OR REPLACE INTO skipped(path, reason, detail, size, mtime_ns, run_id) "
@@ -252,9 +279,14 @@ class Catalog:
 
     @staticmethod
     def _delete_images(conn: sqlite3.Connection, ids: list[int]) -> None:
+        has_embeddings = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'region_embeddings'").fetchone() is not None
         for chunk in range(0, len(ids), 500):
             part = ids[chunk:chunk + 500]
             marks = ",".join("?" * len(part))
+            if has_embeddings:
+                conn.execute(f"DELETE FROM region_embeddings WHERE region_id IN "
+                             f"(SELECT id FROM regions WHERE image_id IN ({marks}))", part)
             conn.execute(f"DELETE FROM regions WHERE image_id IN ({marks})", part)
             conn.execute(f"DELETE FROM descriptors WHERE image_id IN ({marks})", part)
             conn.execute(f"DELETE FROM images WHERE id IN ({marks})", part)
@@ -296,6 +328,27 @@ class Catalog:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.uint8)
         all_ids = np.concatenate(ids)
         return all_ids, np.frombuffer(b"".join(blobs), np.uint8).reshape(len(all_ids), -1).copy()
+
+    def region_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids int64 (R,), vectors float32 (R, E))`` of searchable tiles' embeddings."""
+        if "region_embeddings" not in self.db.table_names():
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        ids: list[np.ndarray] = []
+        blobs: list[bytes] = []
+        cur = self.conn.execute(
+            "SELECT e.region_id, e.vector FROM region_embeddings e JOIN regions r ON r.id = e.region_id "
+            "WHERE r.low_info = 0 ORDER BY e.region_id")
+        while True:
+            rows = cur.fetchmany(100_000)
+            if not rows:
+                break
+            ids.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
+            blobs.append(b"".join(r[1] for r in rows))
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        all_ids = np.concatenate(ids)
+        vecs = np.frombuffer(b"".join(blobs), np.float16).reshape(len(all_ids), -1).astype(np.float32)
+        return all_ids, vecs
 
     def images_by_id(self, ids: Iterable[int]) -> dict[int, tuple[str, int, int, float]]:
         """``id -> (path, width, height, info)``."""

@@ -23,7 +23,7 @@ from .catalog import ImageRecord
 from .descriptor import BASE, describe_boxes
 from .errors import ImageLoadError, SkipReason
 from .gridhash import GridHash, hash_vectors
-from .loading import DEFAULT_MAX_PIXELS, load_image
+from .loading import DEFAULT_MAX_PIXELS, load_image, shrink_to_side
 from .regions import TILE_FRACTIONS, tile_boxes
 from .scanning import ScannedFile
 
@@ -41,16 +41,20 @@ class DescribeOutcome:
     record: ImageRecord | None = None
     reason: str = ""
     detail: str = ""
+    #: The pixels shrunk for an embedder (shorter side ``embed_side``), when one was asked for.
+    embed_pixels: np.ndarray | None = None
 
 
-def describe_file(file: ScannedFile, max_pixels: int = DEFAULT_MAX_PIXELS) -> DescribeOutcome:
-    """Decode once, describe the whole image and every tile. Never raises for a bad image."""
+def describe_file(file: ScannedFile, max_pixels: int = DEFAULT_MAX_PIXELS, embed_side: int = 0) -> DescribeOutcome:
+    """Decode once, describe the whole image and every tile. Never raises for a bad image.
+    With ``embed_side``, also hand back the pixels shrunk for an embedder."""
     try:
         img = load_image(file.path, min_side=DECODE_MIN_SIDE, max_pixels=max_pixels)
     except ImageLoadError as exc:
         return DescribeOutcome(file, reason=exc.reason.value, detail=exc.detail)
     try:
-        return DescribeOutcome(file, record=_record(file, img))
+        small = shrink_to_side(img.pixels, embed_side) if embed_side else None
+        return DescribeOutcome(file, record=_record(file, img), embed_pixels=small)
     except Exception as exc:  # a bug or an odd image costs this file, not the batch
         log.exception("cannot describe %s", file.path)
         return DescribeOutcome(file, reason=SkipReason.UNREADABLE.value, detail=f"cannot describe: {exc}")

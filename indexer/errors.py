@@ -11,6 +11,7 @@ __all__ = [
     "IndexMismatchError",
     "QueryError",
     "FramesError",
+    "EmbedderError",
     "SkipReason",
 ]
 
@@ -72,3 +73,8 @@ class QueryError(LookalikeError):
 
 class FramesError(LookalikeError):
     """Video frames cannot be had: an unreadable video, frames of different sizes, a decoder crash."""
+
+
+class EmbedderError(LookalikeError):
+    """An embedder cannot be had: unknown name, missing or wrong weights, an absent device,
+    or an index built with another embedder."""

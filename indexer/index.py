@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-__all__ = ["Index", "IMAGE_VECTORS", "REGION_VECTORS"]
+__all__ = ["Index", "IMAGE_VECTORS", "REGION_VECTORS", "EMBEDDING_VECTORS", "REGION_EMBEDDING_VECTORS"]
 
+import dataclasses
+import functools
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import faiss
 import numpy as np
 
-from .catalog import CATALOG_NAME, Catalog, ImageRecord
-from .describing import describe_files
+from .catalog import CATALOG_NAME, EMBEDDING_KIND, Catalog, ImageRecord
+from .describing import DescribeOutcome, describe_file, describe_files
 from .descriptor import DESCRIPTOR_DIM, DESCRIPTOR_VERSION
 from .duplicates import REGION_MIN_FRACTION, confirm_region_pair, duplicate_groups, duplicate_regions
-from .errors import ImageLoadError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError
+from .errors import (
+    ImageLoadError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError,
+)
 from .gridhash import HASH_BITS
 from .loading import DEFAULT_MAX_PIXELS, load_image
 from .locking import WriteLock
@@ -25,18 +29,24 @@ from .results import (
 )
 from .scanning import scan, under_roots
 from .searching import (
-    DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, PreparedQuery, Searcher, aspect_factor, prepare_query,
+    DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, EmbeddingSignal, PreparedQuery, Searcher, aspect_factor, prepare_query,
 )
 from .vectors import (
     APPROXIMATE_IMAGES, APPROXIMATE_REGIONS, approximate_kind, build_image_index, build_region_index,
     read_index_file, write_index_file,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from lookalike.models.embedding import Embedder
+
 log = logging.getLogger(__name__)
 
 IMAGE_VECTORS = "images.faiss"
 REGION_VECTORS = "regions.faiss"
+EMBEDDING_VECTORS = "embeddings.faiss"
+REGION_EMBEDDING_VECTORS = "region_embeddings.faiss"
 BATCH = 32
+NO_EMBEDDER = "none"
 
 Progress = Callable[[int, int], None]
 
@@ -49,12 +59,62 @@ class Index:
     ...     hits = index.search("query.jpg")
     """
 
-    def __init__(self, directory: Path, catalog: Catalog, approximate_images: int, approximate_regions: int) -> None:
+    def __init__(self, directory: Path, catalog: Catalog, approximate_images: int, approximate_regions: int,
+                 weights: str | None = None, device: str = "auto") -> None:
         self.directory = directory
         self.catalog = catalog
         self.approximate_images = approximate_images
         self.approximate_regions = approximate_regions
-        self._vectors: tuple[faiss.Index, faiss.IndexBinary, int] | None = None
+        self.weights = weights
+        self.device = device
+        self._vectors: tuple[dict[str, Any], int] | None = None
+        self._embedder: Embedder | None = None
+
+    @property
+    def embedder_name(self) -> str:
+        """The embedder this index was built with (``none``: the color grid alone)."""
+        return self.catalog.get_meta("embedder") or NO_EMBEDDER
+
+    @property
+    def embedder_dim(self) -> int:
+        return int(self.catalog.get_meta("embedder_dim") or 0)
+
+    def embedder(self) -> Embedder | None:
+        """The index's embedder, loaded on first use; ``None`` for ``none``. Weights that are not
+        the ones the index was built with are refused (:class:`IndexMismatchError`)."""
+        name = self.embedder_name
+        if name == NO_EMBEDDER:
+            return None
+        if self._embedder is None:
+            from lookalike.models.embedders import load_embedder
+
+            weights = self.weights or self.catalog.get_meta("embedder_weights") or None
+            emb = load_embedder(name, weights, self.device)
+            want = self.catalog.get_meta("embedder_version")
+            if want and emb.version != want:
+                raise IndexMismatchError(
+                    f"index at {self.directory} was built with {name} version {want}; the weights found "
+                    f"({weights or 'default'}) are version {emb.version}: pass --weights with the original "
+                    f"file or re-index into a new folder"
+                )
+            self._embedder = emb
+        return self._embedder
+
+    def _set_embedder(self, name: str) -> None:
+        """Record ``name`` (loading it, to learn its version and dimension) in an empty index."""
+        emb = None
+        if name != NO_EMBEDDER:
+            from lookalike.models.embedders import load_embedder
+
+            emb = load_embedder(name, self.weights, self.device)
+            self.catalog.ensure_embedding_table()
+        with self.catalog.transaction():
+            self.catalog.set_meta("embedder", name)
+            self.catalog.set_meta("embedder_version", emb.version if emb else "")
+            self.catalog.set_meta("embedder_dim", str(emb.dim if emb else 0))
+            self.catalog.set_meta("embedder_weights", str(Path(self.weights).resolve()) if emb and self.weights else "")
+        self._embedder = emb
+        self._vectors = None
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
@@ -64,8 +124,16 @@ class Index:
         create: bool = False,
         approximate_images: int = APPROXIMATE_IMAGES,
         approximate_regions: int = APPROXIMATE_REGIONS,
+        embedder: str | None = None,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "auto",
     ) -> "Index":
-        """Open the index in ``directory``; with ``create``, make it if it does not exist."""
+        """Open the index in ``directory``; with ``create``, make it if it does not exist.
+
+        ``embedder`` (``none``, ``lookalike-s``, a torchvision name) is recorded when the index
+        is new (or still empty); an index built with another embedder is refused
+        (:class:`IndexMismatchError`: re-index needed). ``None`` takes the index's own.
+        ``weights`` is a local weights file for the embedder; ``device`` where it runs."""
         d = Path(directory).expanduser()
         db_path = d / CATALOG_NAME
         if not db_path.exists():
@@ -88,7 +156,33 @@ class Index:
             raise IndexMismatchError(
                 f"index at {d} was built with descriptor {found!r}, this version uses {DESCRIPTOR_VERSION!r}: re-index needed"
             )
-        return cls(d, catalog, approximate_images, approximate_regions)
+        ix = cls(d, catalog, approximate_images, approximate_regions,
+                 str(weights) if weights is not None else None, device)
+        try:
+            ix._choose_embedder(embedder)
+        except BaseException:
+            catalog.close()
+            raise
+        return ix
+
+    def _choose_embedder(self, requested: str | None) -> None:
+        stored = self.catalog.get_meta("embedder")
+        if requested is None:
+            if stored is None and self.catalog.counts()["images"] == 0:
+                self._set_embedder(NO_EMBEDDER)
+            return
+        if requested == (stored or NO_EMBEDDER):
+            if requested != NO_EMBEDDER and self.weights:
+                self.embedder()  # the weights given must be the ones the index was built with
+            return
+        if self.catalog.counts()["images"] == 0:
+            with WriteLock(self.directory):
+                self._set_embedder(requested)
+            return
+        raise IndexMismatchError(
+            f"index at {self.directory} was built with embedder {stored or NO_EMBEDDER!r}, not {requested!r}: "
+            f"re-index into a new folder (--index DIR) or delete this one"
+        )
 
     def close(self) -> None:
         self.catalog.close()
@@ -140,14 +234,24 @@ class Index:
             if progress:
                 progress(0, len(todo))
             status = "failed"
+            embedder = self.embedder()
+            describe = (functools.partial(describe_file, embed_side=embedder.input_side) if embedder
+                        else describe_file)
+            waiting: list[DescribeOutcome] = []  # described, waiting for the embedder
             try:
-                for outcome in describe_files(todo, workers=workers, max_pixels=max_pixels):
+                for outcome in describe_files(todo, workers=workers, max_pixels=max_pixels, describe=describe):
                     if outcome.record is not None:
-                        records.append(outcome.record)
                         if outcome.file.path in stored:
                             updated += 1
                         else:
                             added += 1
+                        if embedder is None:
+                            records.append(outcome.record)
+                        else:
+                            waiting.append(outcome)
+                            if len(waiting) >= embedder.batch_size:
+                                records.extend(_embed_records(embedder, waiting))
+                                waiting = []
                     else:
                         f = outcome.file
                         skips.append((f.path, outcome.reason, outcome.detail, f.size, f.mtime_ns))
@@ -158,6 +262,8 @@ class Index:
                         records, skips = [], []
                     if progress:
                         progress(done, len(todo))
+                if waiting:
+                    records.extend(_embed_records(embedder, waiting))
                 self.catalog.write_batch(run_id, records, skips, removed=gone)
                 status = "done"
             finally:
@@ -176,50 +282,64 @@ class Index:
         with WriteLock(self.directory):
             self._write_vectors()
 
-    def _build_vectors(self) -> tuple[faiss.Index, faiss.IndexBinary]:
-        ids, vecs = self.catalog.image_vectors()
-        images = build_image_index(ids, vecs.reshape(len(ids), DESCRIPTOR_DIM), DESCRIPTOR_DIM, self.approximate_images)
-        rids, hashes = self.catalog.region_hashes()
-        regions = build_region_index(rids, hashes.reshape(len(rids), HASH_BITS // 8), HASH_BITS, self.approximate_regions)
-        return images, regions
+    def _sources(self) -> dict[str, tuple[bool, Callable[[], tuple[np.ndarray, np.ndarray]], Callable]]:
+        """Each derived FAISS file: ``name -> (binary, read its rows from the catalog, build it)``."""
+        def flat(dim: int, above: int) -> Callable:
+            return lambda ids, v: build_image_index(ids, v.reshape(len(ids), dim), dim, above)
+
+        out = {
+            IMAGE_VECTORS: (False, self.catalog.image_vectors, flat(DESCRIPTOR_DIM, self.approximate_images)),
+            REGION_VECTORS: (True, self.catalog.region_hashes, lambda ids, h: build_region_index(
+                ids, h.reshape(len(ids), HASH_BITS // 8), HASH_BITS, self.approximate_regions)),
+        }
+        if self.embedder_name != NO_EMBEDDER:
+            dim = self.embedder_dim
+            out[EMBEDDING_VECTORS] = (False, lambda: self.catalog.image_vectors(EMBEDDING_KIND),
+                                      flat(dim, self.approximate_images))
+            out[REGION_EMBEDDING_VECTORS] = (False, self.catalog.region_embeddings, flat(dim, self.approximate_regions))
+        return out
+
+    def _build_vectors(self, names: Iterable[str] | None = None) -> dict[str, Any]:
+        sources = self._sources()
+        return {name: build(*read()) for name, (_, read, build) in sources.items()
+                if names is None or name in names}
 
     def _write_vectors(self) -> None:
         gen = self.catalog.generation
-        images, regions = self._build_vectors()
-        for name, index in ((IMAGE_VECTORS, images), (REGION_VECTORS, regions)):
+        built = self._build_vectors()
+        for name, index in built.items():
             digest = write_index_file(index, self.directory / name)
-            kind = approximate_kind(index)
-            self.catalog.record_vector_file(name, gen, int(index.ntotal), digest, kind)
-        self._vectors = (images, regions, gen)
+            self.catalog.record_vector_file(name, gen, int(index.ntotal), digest, approximate_kind(index))
+        self._vectors = (built, gen)
 
     # -- reading -------------------------------------------------------------------------------
-    def _load_vectors(self) -> tuple[faiss.Index, faiss.IndexBinary]:
+    def _load_vectors(self) -> dict[str, Any]:
         gen = self.catalog.generation
-        if self._vectors is not None and self._vectors[2] == gen:
-            return self._vectors[0], self._vectors[1]
-        loaded = []
-        for name, binary in ((IMAGE_VECTORS, False), (REGION_VECTORS, True)):
+        if self._vectors is not None and self._vectors[1] == gen:
+            return self._vectors[0]
+        loaded: dict[str, Any] = {}
+        missing = []
+        for name, (binary, _, _) in self._sources().items():
             rec = self.catalog.vector_file(name)
             path = self.directory / name
-            index = None
             if rec is not None and rec[0] == gen and path.exists():
                 try:
-                    index = read_index_file(path, rec[2], binary)
+                    loaded[name] = read_index_file(path, rec[2], binary)
+                    continue
                 except IndexCorruptError as exc:
                     log.warning("%s; rebuilding it from the catalog in memory (run `lookalike rebuild`)", exc)
             else:
                 log.info("%s is out of date; rebuilding it from the catalog in memory", name)
-            loaded.append(index)
-        if any(i is None for i in loaded):
-            built = self._build_vectors()
-            loaded = [b if l is None else l for l, b in zip(loaded, built)]
-        self._vectors = (loaded[0], loaded[1], gen)
-        return loaded[0], loaded[1]
+            missing.append(name)
+        if missing:
+            loaded.update(self._build_vectors(missing))
+        self._vectors = (loaded, gen)
+        return loaded
 
     def search(self, query: str | os.PathLike[str], k: int = 10, min_score: float | None = None) -> list[SearchHit]:
         """Indexed images that look like ``query`` (an image file), best first, each once with
         its best box. ``min_score`` (default :data:`DEFAULT_MIN_SCORE`) sets ``match``."""
-        q = prepare_query(str(query))
+        q = prepare_query(str(query), self.embedder())
         return self.search_prepared(q, k, min_score)
 
     def search_prepared(self, q: PreparedQuery, k: int = 10, min_score: float | None = None) -> list[SearchHit]:
@@ -227,8 +347,15 @@ class Index:
         threshold = DEFAULT_MIN_SCORE if min_score is None else float(min_score)
         if not 0.0 <= threshold <= 1.0:
             raise QueryError("min-score must be between 0 and 1")
-        images, regions = self._load_vectors()
-        return Searcher(self.catalog, images, regions).search(q, k=k, min_score=threshold)
+        vectors = self._load_vectors()
+        return Searcher(self.catalog, vectors[IMAGE_VECTORS], vectors[REGION_VECTORS], self._signal(vectors)).search(
+            q, k=k, min_score=threshold)
+
+    def _signal(self, vectors: dict[str, Any]) -> EmbeddingSignal | None:
+        emb = self.embedder()
+        if emb is None:
+            return None
+        return EmbeddingSignal(emb, vectors[EMBEDDING_VECTORS], vectors[REGION_EMBEDDING_VECTORS])
 
     def duplicates(self, regions: bool = False, min_score: float | None = None) -> DuplicateReport:
         """Groups of near-duplicate images and, with ``regions``, the best duplicate region
@@ -299,7 +426,8 @@ class Index:
             directory=str(self.directory.resolve()), images=counts["images"], regions=counts["regions"],
             searchable_regions=counts["searchable_regions"], skipped=counts["skipped"], runs=counts["runs"],
             generation=self.catalog.generation, descriptor=DESCRIPTOR_VERSION,
-            image_index=kinds[0], region_index=kinds[1],
+            image_index=kinds[0], region_index=kinds[1], embedder=self.embedder_name,
+            embedder_version=self.catalog.get_meta("embedder_version") or "", embedder_dim=self.embedder_dim,
         )
 
     def skipped(self) -> list[SkippedFile]:
@@ -313,10 +441,8 @@ class Index:
         if ok != "ok":
             problems.append(f"catalog integrity check failed: {ok}")
         gen = self.catalog.generation
-        ids, vecs = self.catalog.image_vectors()
-        rids, hashes = self.catalog.region_hashes()
-        expected = {IMAGE_VECTORS: (ids, vecs, False), REGION_VECTORS: (rids, hashes, True)}
-        for name, (want_ids, want, binary) in expected.items():
+        for name, (binary, read, _) in self._sources().items():
+            want_ids, want = read()
             rec = self.catalog.vector_file(name)
             path = self.directory / name
             if rec is None:
@@ -344,6 +470,18 @@ class Index:
                         problems.append(f"{name}: vector {int(want_ids[j])} differs from the catalog")
                         break
         return VerifyReport(ok=not problems, problems=problems)
+
+
+def _embed_records(embedder: Embedder, outcomes: list[DescribeOutcome]) -> list[ImageRecord]:
+    """The outcomes' records with the whole-image and tile embeddings filled in (one forward
+    pass per image, batched)."""
+    boxes = []
+    for o in outcomes:
+        rec, px = o.record, o.embed_pixels
+        sx, sy = px.shape[1] / rec.width, px.shape[0] / rec.height
+        boxes.append(rec.region_boxes.astype(np.float64) * np.array([sx, sy, sx, sy]))
+    rows = embedder.embed_with_regions([o.embed_pixels for o in outcomes], boxes)
+    return [dataclasses.replace(o.record, embedding=e[0], region_embeddings=e[1:]) for o, e in zip(outcomes, rows)]
 
 
 class _PixelCache:

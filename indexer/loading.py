@@ -6,7 +6,8 @@ with a stable :class:`SkipReason` code.
 
 from __future__ import annotations
 
-__all__ = ["LoadedImage", "load_image", "load_input", "luma", "SUPPORTED_EXTENSIONS", "DEFAULT_MAX_PIXELS", "to_rgb"]
+__all__ = ["LoadedImage", "load_image", "load_input", "luma", "SUPPORTED_EXTENSIONS", "DEFAULT_MAX_PIXELS", "to_rgb",
+           "resize_pixels", "shrink_to_side"]
 
 import logging
 import math
@@ -186,3 +187,20 @@ def load_input(path: str | os.PathLike[str], what: str = "") -> LoadedImage:
 def luma(pixels: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` RGB -> ``(H, W) float32`` gray (ITU-R BT.601 weights)."""
     return pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def resize_pixels(pixels: np.ndarray, w: int, h: int) -> np.ndarray:
+    """``(H, W, 3) uint8`` resized to ``w x h`` (area averaging down, bilinear up)."""
+    if (w, h) == (pixels.shape[1], pixels.shape[0]):
+        return pixels
+    im = Image.fromarray(pixels)
+    return np.asarray(im.resize((w, h), Image.Resampling.BOX if w < im.width else Image.Resampling.BILINEAR))
+
+
+def shrink_to_side(pixels: np.ndarray, side: int) -> np.ndarray:
+    """``pixels`` scaled down so the shorter side is ``side`` (unchanged if already smaller)."""
+    h, w = pixels.shape[:2]
+    k = side / min(h, w)
+    if k >= 1:
+        return pixels
+    return resize_pixels(pixels, max(1, round(w * k)), max(1, round(h * k)))

@@ -86,6 +86,9 @@ class IndexInfo:
     descriptor: str
     image_index: str
     region_index: str
+    embedder: str = "none"
+    embedder_version: str = ""
+    embedder_dim: int = 0
 
 
 @dataclass(frozen=True)

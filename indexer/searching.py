@@ -13,20 +13,19 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MIN_SCORE", "PreparedQuery", "prepare_query", "Searcher", "aspect_factor"]
+__all__ = ["DEFAULT_MIN_SCORE", "PreparedQuery", "prepare_query", "Searcher", "aspect_factor", "EmbeddingSignal"]
 
 import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
-
 from .catalog import Catalog
 from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants, orientation_margin
 from .errors import ImageLoadError, QueryError
+from .fusion import EmbeddingSignal, QueryEmbeddings, embed_query, fuse, fused_margin
 from .gridhash import hash_vectors
-from .loading import LoadedImage, load_image
+from .loading import LoadedImage, load_image, resize_pixels, shrink_to_side
 from .regions import query_windows
 from .results import Box, SearchHit
 
@@ -61,10 +60,12 @@ class PreparedQuery:
     window_hashes: np.ndarray  # (n, HASH_BITS // 8)
     info: float
     small: np.ndarray  # (h, w, 3) uint8, the query shrunk for the coarse location step
+    embedded: QueryEmbeddings | None = None  # with an embedder
 
 
-def prepare_query(path: str) -> PreparedQuery:
-    """Decode a query at full size and describe it. Bad files raise :class:`QueryError`."""
+def prepare_query(path: str, embedder=None) -> PreparedQuery:
+    """Decode a query at full size and describe it (and embed it, given an embedder). Bad
+    files raise :class:`QueryError`."""
     try:
         img = load_image(path)
     except ImageLoadError as exc:
@@ -79,31 +80,16 @@ def prepare_query(path: str) -> PreparedQuery:
     return PreparedQuery(
         path=path, image=img, vector=desc.vectors[0], variants=variants, windows=windows,
         window_hashes=hash_vectors(wdesc.vectors), info=float(desc.info[0]),
-        small=_shrink(img.pixels, COARSE_QUERY_SIDE),
+        small=shrink_to_side(img.pixels, COARSE_QUERY_SIDE),
+        embedded=embed_query(embedder, img.pixels, img.width, img.height) if embedder is not None else None,
     )
-
-
-def _resize_to(pixels: np.ndarray, w: int, h: int) -> np.ndarray:
-    if (w, h) == (pixels.shape[1], pixels.shape[0]):
-        return pixels
-    im = Image.fromarray(pixels)
-    return np.asarray(im.resize((w, h), Image.Resampling.BOX if w < im.width else Image.Resampling.BILINEAR))
 
 
 def _at_most(img: LoadedImage, side: int) -> LoadedImage:
     """``img`` with its decoded pixels shrunk so the shorter side is at most 1.5 x ``side``."""
     if min(img.pixels.shape[:2]) <= side * 1.5:
         return img
-    return LoadedImage(_shrink(img.pixels, side), img.width, img.height)
-
-
-def _shrink(pixels: np.ndarray, side: int) -> np.ndarray:
-    """``pixels`` scaled down so the shorter side is ``side`` (unchanged if already smaller)."""
-    h, w = pixels.shape[:2]
-    k = side / min(h, w)
-    if k >= 1:
-        return pixels
-    return _resize_to(pixels, max(1, round(w * k)), max(1, round(h * k)))
+    return LoadedImage(shrink_to_side(img.pixels, side), img.width, img.height)
 
 
 def aspect_factor(qw: float, qh: float, cw: float, ch: float) -> float:
@@ -124,14 +110,17 @@ class _Candidate:
 class Searcher:
     """Runs queries against one catalog and its two FAISS indexes."""
 
-    def __init__(self, catalog: Catalog, image_index, region_index) -> None:
+    def __init__(self, catalog: Catalog, image_index, region_index, signal: EmbeddingSignal | None = None) -> None:
         self.catalog = catalog
         self.image_index = image_index
         self.region_index = region_index
+        self.signal = signal
 
     def search(self, q: PreparedQuery, k: int = 10, min_score: float = DEFAULT_MIN_SCORE, refine: bool = True) -> list[SearchHit]:
         if k < 1:
             raise QueryError("k must be at least 1")
+        if (self.signal is None) != (q.embedded is None):
+            raise QueryError("the query was prepared for another embedder than this index's")
         best: dict[int, _Candidate] = {}
         meta: dict[int, tuple[str, int, int]] = {}
         for cand in self._whole_image_hits(q, k, min_score, meta):
@@ -149,14 +138,23 @@ class Searcher:
         n = self.image_index.ntotal
         if n == 0:
             return []
-        sims, ids = self.image_index.search(q.vector[None].astype(np.float32), min(n, max(4 * k, 32)))
-        keep = ids[0] >= 0
-        ids, sims = ids[0][keep], sims[0][keep]
+        want = min(n, max(4 * k, 32))
+        _, ids = self.image_index.search(q.vector[None].astype(np.float32), want)
+        ids = ids[0][ids[0] >= 0]
+        if self.signal is not None:
+            _, eids = self.signal.images.search(q.embedded.variants[:1].astype(np.float32), want)
+            ids = np.unique(np.concatenate([ids, eids[0][eids[0] >= 0]]))
+        if len(ids) == 0:
+            return []
         meta.update(self.catalog.images_by_id(ids.tolist()))
-        vecs = np.stack([self.image_index.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros((0, q.vector.size), np.float32)
-        margins = orientation_margin(q.variants, vecs) if len(ids) else np.zeros(0)
+        gsims = np.stack([self.image_index.reconstruct(int(i)) for i in ids]) @ q.variants.T  # (M, V)
+        esims = None
+        if self.signal is not None:
+            esims = np.stack([self.signal.images.reconstruct(int(i)) for i in ids]) @ q.embedded.variants.T
+        fused = fuse(gsims[:, 0], None if esims is None else esims[:, 0])
+        margins = fused_margin(gsims, esims)
         out = []
-        for i, s, m in zip(ids.tolist(), sims.tolist(), margins.tolist()):
+        for i, s, m in zip(ids.tolist(), fused.tolist(), margins.tolist()):
             path, w, h, info = meta[i]
             score = max(0.0, min(1.0, s)) * aspect_factor(q.image.width, q.image.height, w, h)
             informative = info >= LOW_INFO_THRESHOLD and q.info >= LOW_INFO_THRESHOLD
@@ -183,6 +181,9 @@ class Searcher:
                 if image_id not in per_image or d < per_image[image_id][0]:
                     per_image[image_id] = (d, pred)
         order = sorted(per_image.items(), key=lambda kv: kv[1][0])[: max(k, 6)]
+        if self.signal is not None:
+            taken = {i for i, _ in order}
+            order += [(i, (-1, p)) for i, p in self._embedded_region_candidates(q, max(k, 6)) if i not in taken]
         meta.update(self.catalog.images_by_id([i for i, _ in order if i not in meta]))
         out = []
         for image_id, (_, pred) in order:
@@ -198,6 +199,28 @@ class Searcher:
             if cand is not None:
                 out.append(cand)
         return out
+
+    def _embedded_region_candidates(self, q: PreparedQuery, m: int) -> list[tuple[int, tuple[float, float, float, float]]]:
+        """Images whose tiles' embeddings are nearest the query's windows, best first, each with
+        the box the query would have there."""
+        index = self.signal.regions
+        if index.ntotal == 0:
+            return []
+        qe = q.embedded
+        sims, rids = index.search(qe.window_vectors.astype(np.float32), min(index.ntotal, 64))
+        regions = self.catalog.regions_by_id({int(r) for r in rids.ravel() if r >= 0})
+        best: dict[int, tuple[float, tuple[float, float, float, float]]] = {}
+        for wi, (srow, rrow) in enumerate(zip(sims, rids)):
+            wx, wy, ws, _ = (float(v) for v in qe.windows[wi])
+            for sim, r in zip(srow.tolist(), rrow.tolist()):
+                if r < 0 or r not in regions:
+                    continue
+                image_id, (tx, ty, tw, _) = regions[r]
+                scale = tw / ws
+                pred = (tx - wx * scale, ty - wy * scale, q.image.width * scale, q.image.height * scale)
+                if image_id not in best or sim > best[image_id][0]:
+                    best[image_id] = (sim, pred)
+        return [(i, p) for i, (_, p) in sorted(best.items(), key=lambda kv: -kv[1][0])[:m]]
 
     def _refine(self, q: PreparedQuery, image_id: int, path: str, pred: tuple[float, float, float, float], min_score: float) -> _Candidate | None:
         """Locate the query in a candidate: first on small pixels over a range of scales, then,
@@ -216,7 +239,7 @@ class Searcher:
         qw, qh = q.image.width * t, q.image.height * t
         if min(qw, qh) < 6:
             return None
-        qsmall = _resize_to(q.small if min(q.small.shape[:2]) >= min(qw, qh) else q.image.pixels,
+        qsmall = resize_pixels(q.small if min(q.small.shape[:2]) >= min(qw, qh) else q.image.pixels,
                             max(1, round(qw)), max(1, round(qh)))
         # tiles come in steps of 4/3 to 2, so the estimate is within about 30%; an unscaled
         # crop (the common case) is always tried
@@ -257,12 +280,17 @@ class Searcher:
         ok = informative and score >= min_score and margin >= -ORIENTATION_TOLERANCE
         return _Candidate(image_id, score, box, ok, "region")
 
-    @staticmethod
-    def _score_box(q: PreparedQuery, img: LoadedImage, box: Box) -> tuple[float, float, bool]:
+    def _score_box(self, q: PreparedQuery, img: LoadedImage, box: Box) -> tuple[float, float, bool]:
         desc = describe_boxes(img.pixels, img.width, img.height, np.array([box]))
-        score = float(np.clip(desc.vectors[0] @ q.vector, 0.0, 1.0))
-        margin = float(orientation_margin(q.variants, desc.vectors)[0])
-        return score, margin, bool(not desc.low_info[0] and q.info >= LOW_INFO_THRESHOLD)
+        informative = bool(not desc.low_info[0] and q.info >= LOW_INFO_THRESHOLD)
+        if self.signal is None:
+            score = float(np.clip(desc.vectors[0] @ q.vector, 0.0, 1.0))
+            margin = float(orientation_margin(q.variants, desc.vectors)[0])
+            return score, margin, informative
+        gsims = (desc.vectors @ q.variants.T)  # (1, V)
+        esims = self.signal.box_sims(img.pixels, img.width, box, q.embedded, (q.image.width, q.image.height))[None]
+        score = float(np.clip(fuse(gsims[0, 0], esims[0, 0]), 0.0, 1.0))
+        return score, float(fused_margin(gsims, esims)[0]), informative
 
 
 def _to_original(box: tuple[int, int, int, int], img: LoadedImage) -> Box:

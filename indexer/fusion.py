@@ -1,0 +1,95 @@
+"""The learned signal beside the color grid: the query's embeddings and how scores are fused.
+
+With an embedder, every comparison yields two cosines: the color grid's ``g`` and the
+embedder's ``e``. They are fused into the one score users see (:func:`fuse`), for the upright
+query and for each of its 12 rotated, mirrored and channel-swapped variants, and the
+orientation check runs on the fused scores: a hit is refused when a transformed query
+explains it better than the upright one.
+"""
+
+from __future__ import annotations
+
+__all__ = ["EmbeddingSignal", "QueryEmbeddings", "embed_query", "fuse", "fused_margin", "GRID_WEIGHT"]
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .regions import TILE_FRACTIONS, query_windows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lookalike.models.embedding import Embedder
+
+#: Weight of the color grid in the fused score (the embedder has the rest). Calibrated on the
+#: training half of the photos (bench/embed_quality.py), checked on the held-out half.
+GRID_WEIGHT = 0.5
+#: The embedder's cosine is mapped so that EMBED_AT maps to 1.0 (and 2*EMBED_AT-1 to 0):
+#: positives of a trained embedder sit near EMBED_AT and above, unrelated images far below.
+EMBED_AT = 1.0
+
+
+def fuse(grid: np.ndarray | float, embedding: np.ndarray | float | None) -> np.ndarray:
+    """The fused score from the grid's and the embedder's cosines (broadcasting)."""
+    g = np.asarray(grid, np.float64)
+    if embedding is None:
+        return g
+    e = np.clip(1.0 - (EMBED_AT - np.asarray(embedding, np.float64)) / (1.0 - (2 * EMBED_AT - 1) + 1e-9), 0, 1) \
+        if EMBED_AT < 1.0 else np.asarray(embedding, np.float64)
+    return GRID_WEIGHT * g + (1.0 - GRID_WEIGHT) * e
+
+
+def fused_margin(grid_sims: np.ndarray, embed_sims: np.ndarray | None) -> np.ndarray:
+    """``(M, V)`` similarities of M candidates to the V query variants (upright first) ->
+    ``(M,)`` upright fused score minus the best variant's."""
+    f = fuse(grid_sims, embed_sims)
+    return f[:, 0] - f[:, 1:].max(axis=1)
+
+
+@dataclass(frozen=True)
+class QueryEmbeddings:
+    """A query through the embedder: ``variants (13, E)`` (upright first, same order as the
+    grid's variants), and ``window_vectors (M, E)`` of its square ``windows (M, 4)`` (query
+    pixels), embedded at the scales of the index's 1/2, 1/3 and 1/4 tiles."""
+
+    variants: np.ndarray
+    windows: np.ndarray
+    window_vectors: np.ndarray
+
+
+def embed_query(embedder: Embedder, pixels: np.ndarray, width: int, height: int) -> QueryEmbeddings:
+    from lookalike.models.embedding import dihedral_and_channel_variants
+
+    variants = embedder.embed(dihedral_and_channel_variants(pixels))
+    wins = query_windows(width, height).astype(np.float64)
+    sx, sy = pixels.shape[1] / width, pixels.shape[0] / height
+    px_wins = wins * np.array([sx, sy, sx, sy])
+    rows, boxes = [], []
+    for f in TILE_FRACTIONS[1:]:
+        side = max(8, round(embedder.input_side * f))
+        rows.append(embedder.embed_with_regions([pixels], [px_wins], side=side)[0][1:])
+        boxes.append(wins)
+    return QueryEmbeddings(variants, np.concatenate(boxes), np.concatenate(rows))
+
+
+@dataclass
+class EmbeddingSignal:
+    """An index's embedder with its two FAISS indexes (whole images, tiles)."""
+
+    embedder: Any
+    images: Any
+    regions: Any
+
+    def box_sims(self, pixels: np.ndarray, width: int, box: tuple[int, int, int, int],
+                 query: QueryEmbeddings, size: tuple[int, int]) -> np.ndarray:
+        """``(V,)`` cosines of the query's variants to ``box`` (original pixels of an image
+        whose decoded pixels are ``pixels``), cut out and embedded alone at the query's size."""
+        from .loading import resize_pixels
+
+        k = pixels.shape[1] / width
+        x, y, w, h = box
+        crop = pixels[int(y * k): int(np.ceil((y + h) * k)), int(x * k): int(np.ceil((x + w) * k))]
+        if crop.size == 0:
+            return np.zeros(len(query.variants))
+        crop = resize_pixels(np.ascontiguousarray(crop), max(1, size[0]), max(1, size[1]))
+        return query.variants @ self.embedder.embed([crop])[0]
