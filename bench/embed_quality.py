@@ -20,7 +20,8 @@ hit and is a match (regions: and box IoU >= 0.5); a negative is a false match wh
 is a match. lookalike-s was trained on CBSD68 + CSet14 only, so CSun_Hays80 (80 photos) is
 held out: figures are given for the held-out photos and for all.
 
-Usage: python bench/embed_quality.py [--limit N] [--workers 2] [--weights FILE]
+Usage: python bench/embed_quality.py [--limit N] [--workers 2] [--weights FILE] [--modes grid,embedding,fused]
+       [--split all|held-out|trained] [--only trim25,crop]
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--weights", default=None, help="lookalike-s checkpoint (default: the shipped one)")
     ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--split", default="all", choices=["all", "held-out", "trained"],
+                    help="search only queries made from these photos (the index always holds all)")
+    ap.add_argument("--only", default="", help="comma-separated query names (e.g. trim25,crop) to run alone")
     args = ap.parse_args()
     from lookalike.indexer import Index
 
@@ -111,6 +115,10 @@ def main() -> None:
         qdir = tmp / "q"
         qdir.mkdir()
         queries = make_queries(paths, qdir)
+        if args.only:
+            queries = [q for q in queries if q[3] in args.only.split(",")]
+        if args.split != "all":
+            queries = [q for q in queries if (HELD_OUT in str(paths[q[1]])) == (args.split == "held-out")]
         src_paths = [str(Path(p).resolve()) for p in paths]
         held = [HELD_OUT in str(p) for p in paths]
         stats: dict[tuple, list[int]] = {}
@@ -132,12 +140,14 @@ def main() -> None:
                     ok = bool(hits) and hits[0][0] == src_paths[src] and hits[0][1]
                     if kind == "region":
                         ok = ok and iou(hits[0][3], box) >= 0.5
-                for split in ("all", "held-out") if held[src] else ("all",):
+                for split in ("all", "held-out" if held[src] else "trained"):
                     stats.setdefault((mode, split, kind, name), []).append(int(ok))
             print(f"  {mode}: searched {len(results)} queries, median {np.median(times[mode]) * 1000:.0f} ms",
                   flush=True)
     names = sorted({(k, n) for _, _, k, n in stats}, key=lambda t: ({"pos": 0, "region": 1, "neg": 2}[t[0]], t[1]))
-    for split in ("held-out", "all"):
+    for split in ("held-out", "trained", "all"):
+        if not any(sp == split for _, sp, _, _ in stats):
+            continue
         rows = []
         for kind, name in names:
             label = {"pos": "recall ", "region": "recall ", "neg": "false-match "}[kind] + name
@@ -149,10 +159,11 @@ def main() -> None:
                 v = [x for (mm, sp, k, _), xs in stats.items() if mm == m and sp == split and k == kind for x in xs]
                 vals.append(f"{np.mean(v):.4f} (n={len(v)})")
             rows.append([label] + vals)
-        print(f"\n{split} photos ({sum(held) if split == 'held-out' else len(paths)}):")
+        n_split = {"held-out": sum(held), "trained": len(paths) - sum(held), "all": len(paths)}[split]
+        print(f"\n{split} photos ({n_split} in the index; queries made from those searched):")
         print(table(rows, ["measure"] + modes))
     if "fused" in modes:
-        for split in ("held-out", "all"):
+        for split in sorted({sp for _, sp, _, _ in stats}):
             get = lambda kind: np.mean([x for (m, sp, k, _), xs in stats.items()
                                         if m == "fused" and sp == split and k == kind for x in xs])
             pos, reg, neg = get("pos"), get("region"), get("neg")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .regions import TILE_FRACTIONS, query_windows
+from .regions import TILE_FRACTIONS, search_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from lookalike.models.embedding import Embedder
@@ -61,7 +61,7 @@ def embed_query(embedder: Embedder, pixels: np.ndarray, width: int, height: int)
     from lookalike.models.embedding import dihedral_and_channel_variants
 
     variants = embedder.embed(dihedral_and_channel_variants(pixels))
-    wins = query_windows(width, height).astype(np.float64)
+    wins = search_windows(width, height).astype(np.float64)
     sx, sy = pixels.shape[1] / width, pixels.shape[0] / height
     px_wins = wins * np.array([sx, sy, sx, sy])
     rows, boxes = [], []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TILE_FRACTIONS", "TILE_STRIDE", "tile_boxes", "query_windows"]
+__all__ = ["TILE_FRACTIONS", "TILE_STRIDE", "tile_boxes", "query_windows", "inner_windows", "search_windows"]
 
 import numpy as np
 
@@ -51,3 +51,28 @@ def query_windows(width: int, height: int) -> np.ndarray:
     if width >= height:
         return np.stack([pos, np.zeros_like(pos), np.full_like(pos, short), np.full_like(pos, short)], 1)
     return np.stack([np.zeros_like(pos), pos, np.full_like(pos, short), np.full_like(pos, short)], 1)
+
+
+#: Inner windows of a query: this fraction of its shorter side...
+INNER_FRACTION = 2 / 3
+#: ...slid by this fraction of the window's side.
+INNER_STRIDE = 1 / 6
+
+
+def inner_windows(width: int, height: int) -> np.ndarray:
+    """Squares of 2/3 of the query's shorter side slid over it. A query that is a large part
+    of an indexed image (a 25% trim, say: 3/4 of its side) has no tile of its own size; its
+    inner windows are the size of that image's half-side tiles."""
+    side = int(round(min(width, height) * INNER_FRACTION))
+    if side < MIN_TILE:
+        return np.zeros((0, 4), np.int64)
+    step = max(1.0, side * INNER_STRIDE)
+    xs, ys = _positions(width, side, step), _positions(height, side, step)
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, side), np.full(gx.size, side)], 1)
+
+
+def search_windows(width: int, height: int) -> np.ndarray:
+    """Every window of a query matched against tiles: :func:`query_windows`, then
+    :func:`inner_windows`."""
+    return np.concatenate([query_windows(width, height), inner_windows(width, height)]).astype(np.int64)

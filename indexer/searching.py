@@ -26,7 +26,7 @@ from .errors import ImageLoadError, QueryError
 from .fusion import EmbeddingSignal, QueryEmbeddings, embed_query, fuse, fused_margin
 from .gridhash import hash_vectors
 from .loading import LoadedImage, load_image, resize_pixels, shrink_to_side
-from .regions import query_windows
+from .regions import search_windows
 from .results import Box, SearchHit
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ COARSE_SIDE = 256
 COARSE_QUERY_SIDE = 96
 #: ...and only those scoring within this of the threshold are refined at full size.
 COARSE_SLACK = 0.12
+#: With an embedder, this many more images (nearest by tile embeddings) are refined.
+EMBEDDED_REGION_CANDIDATES = 4
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def prepare_query(path: str, embedder=None) -> PreparedQuery:
     variants = np.concatenate(
         [dihedral_variants(desc.vectors)[:, 0], channel_variants(img.pixels, img.width, img.height, whole)[:, 0]]
     )
-    windows = query_windows(img.width, img.height)
+    windows = search_windows(img.width, img.height)
     wdesc = describe_boxes(img.pixels, img.width, img.height, windows)
     return PreparedQuery(
         path=path, image=img, vector=desc.vectors[0], variants=variants, windows=windows,
@@ -183,7 +185,8 @@ class Searcher:
         order = sorted(per_image.items(), key=lambda kv: kv[1][0])[: max(k, 6)]
         if self.signal is not None:
             taken = {i for i, _ in order}
-            order += [(i, (-1, p)) for i, p in self._embedded_region_candidates(q, max(k, 6)) if i not in taken]
+            order += [(i, (-1, p)) for i, p in self._embedded_region_candidates(q, EMBEDDED_REGION_CANDIDATES)
+                      if i not in taken]
         meta.update(self.catalog.images_by_id([i for i, _ in order if i not in meta]))
         out = []
         for image_id, (_, pred) in order:

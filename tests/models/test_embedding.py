@@ -173,7 +173,9 @@ def test_backbone_offline_without_cache_says_which_file(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    import torchvision.models._api as tv_api
+
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)
     for name in BACKBONES:
         with pytest.raises(EmbedderError) as info:
             load_backbone(name)

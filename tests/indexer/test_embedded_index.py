@@ -1,0 +1,134 @@
+"""An index with an embedder: what is stored, fused search, refusals, derived files."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lookalike.indexer import Index, IndexMismatchError
+from lookalike.indexer.descriptor import describe_boxes
+from lookalike.indexer.fusion import fuse
+from lookalike.indexer.index import EMBEDDING_VECTORS, REGION_EMBEDDING_VECTORS
+from lookalike.indexer.loading import load_image
+from lookalike.models.lookalike_s import LookalikeSNet, load_lookalike_s, save_checkpoint
+
+SMALL = {"widths": [8, 16, 16], "strides": [2, 2, 1], "dim": 32, "input_side": 48}
+
+
+@pytest.fixture()
+def weights(tmp_path):
+    torch.manual_seed(0)
+    p = tmp_path / "small.pt"
+    save_checkpoint(LookalikeSNet(**SMALL), p, {"test": True})
+    return p
+
+
+def _count(ix: Index, sql: str) -> int:
+    return int(ix.catalog.conn.execute(sql).fetchone()[0])
+
+
+def test_embeddings_are_stored_searched_and_verified(tmp_path, photo_dir, weights):
+    d = tmp_path / "ix"
+    with Index.open(d, create=True, embedder="lookalike-s", weights=weights, device="cpu") as ix:
+        r = ix.add([photo_dir], workers=1)
+        assert r.added == 10
+        info = ix.info()
+        assert (info.embedder, info.embedder_dim) == ("lookalike-s", 32)
+        assert info.embedder_version == load_lookalike_s(weights, "cpu").version
+        assert _count(ix, "SELECT count(*) FROM descriptors WHERE kind = 'embedding'") == 10
+        assert _count(ix, "SELECT count(*) FROM region_embeddings") == info.regions
+        for name in (EMBEDDING_VECTORS, REGION_EMBEDDING_VECTORS):
+            assert (d / name).exists()
+        assert ix.verify().ok
+
+        hits = ix.search(photo_dir / "s1_small.jpg", k=3)
+        assert os.path.basename(hits[0].path) == "s1_small.jpg" and hits[0].match
+        assert os.path.basename(hits[1].path) == "s1.jpg"
+        mirrored = [h for h in ix.search(photo_dir / "s2_mirror.jpg", k=3) if os.path.basename(h.path) == "s2.jpg"]
+        assert not mirrored or not mirrored[0].match
+
+        # a changed file replaces its tile embeddings; none are orphaned
+        Image.open(photo_dir / "s3.jpg").transpose(Image.Transpose.ROTATE_180).save(photo_dir / "s3.jpg")
+        os.utime(photo_dir / "s3.jpg", ns=(1, 1))
+        (photo_dir / "s4.jpg").unlink()
+        r = ix.add([photo_dir], workers=1)
+        assert (r.updated, r.removed) == (1, 1)
+        assert _count(ix, "SELECT count(*) FROM region_embeddings") == ix.info().regions
+        assert _count(ix, "SELECT count(*) FROM region_embeddings WHERE region_id NOT IN (SELECT id FROM regions)") == 0
+        assert ix.verify().ok
+
+
+def test_fused_score_is_the_exact_fusion_of_both_cosines(tmp_path, photo_dir, weights):
+    """The whole-image hit's score is fuse(grid cosine, embedding cosine), computed here
+    directly from the pixels, without FAISS."""
+    with Index.open(tmp_path / "ix", create=True, embedder="lookalike-s", weights=weights, device="cpu") as ix:
+        ix.add([photo_dir], workers=1)
+        q = photo_dir / "s5.jpg"
+        copy = tmp_path / "copy.jpg"
+        Image.open(q).save(copy, quality=60)
+        hit = [h for h in ix.search(copy, k=3) if os.path.basename(h.path) == "s5.jpg"][0]
+    emb = load_lookalike_s(weights, "cpu")
+    from lookalike.indexer.describing import DECODE_MIN_SIDE
+    from lookalike.indexer.loading import shrink_to_side
+
+    a = load_image(str(q), min_side=DECODE_MIN_SIDE)
+    b = load_image(str(copy))
+    ga = describe_boxes(a.pixels, a.width, a.height, np.array([[0, 0, a.width, a.height]])).vectors[0]
+    gb = describe_boxes(b.pixels, b.width, b.height, np.array([[0, 0, b.width, b.height]])).vectors[0]
+    ea = emb.embed([shrink_to_side(a.pixels, emb.input_side)])[0]
+    eb = emb.embed([b.pixels])[0]
+    assert hit.kind == "image"
+    assert hit.score == pytest.approx(float(fuse(ga @ gb, ea @ eb)), abs=2e-3)
+
+
+def test_other_embedders_and_weights_are_refused(tmp_path, photo_dir, weights):
+    d = tmp_path / "ix"
+    with Index.open(d, create=True, embedder="lookalike-s", weights=weights, device="cpu") as ix:
+        ix.add([photo_dir / "s1.jpg"], workers=1)
+    with pytest.raises(IndexMismatchError, match="re-index"):
+        Index.open(d, embedder="resnet50")
+    with pytest.raises(IndexMismatchError, match="re-index"):
+        Index.open(d, embedder="none")
+    torch.manual_seed(1)
+    other = tmp_path / "other.pt"
+    save_checkpoint(LookalikeSNet(**SMALL), other, {})
+    with pytest.raises(IndexMismatchError, match="version"):
+        Index.open(d, embedder="lookalike-s", weights=other)
+    # opened without naming an embedder: the recorded weights path is used
+    with Index.open(d) as ix:
+        assert ix.embedder_name == "lookalike-s" and ix.search(photo_dir / "s1.jpg")[0].match
+
+
+def test_empty_index_may_change_embedder_and_none_stays_grid_only(tmp_path, photo_dir, weights):
+    d = tmp_path / "ix"
+    with Index.open(d, create=True) as ix:
+        assert ix.embedder_name == "none" and ix.embedder() is None
+    with Index.open(d, embedder="lookalike-s", weights=weights, device="cpu") as ix:
+        assert ix.embedder_name == "lookalike-s"
+    plain = tmp_path / "plain"
+    with Index.open(plain, create=True) as ix:
+        ix.add([photo_dir], workers=1)
+        assert not (plain / EMBEDDING_VECTORS).exists()
+        assert ix.search(photo_dir / "s1.jpg")[0].match
+
+
+def test_derived_embedding_files_are_rebuilt_and_checked(tmp_path, photo_dir, weights):
+    d = tmp_path / "ix"
+    with Index.open(d, create=True, embedder="lookalike-s", weights=weights, device="cpu") as ix:
+        ix.add([photo_dir], workers=1)
+        want = [h.path for h in ix.search(photo_dir / "s6.jpg", k=3)]
+    (d / EMBEDDING_VECTORS).unlink()
+    data = bytearray((d / REGION_EMBEDDING_VECTORS).read_bytes())
+    data[-10] ^= 0xFF
+    (d / REGION_EMBEDDING_VECTORS).write_bytes(bytes(data))
+    with Index.open(d) as ix:
+        problems = ix.verify().problems
+        assert any(EMBEDDING_VECTORS in p for p in problems)
+        assert any(REGION_EMBEDDING_VECTORS in p for p in problems)
+        assert [h.path for h in ix.search(photo_dir / "s6.jpg", k=3)] == want  # rebuilt in memory
+        ix.rebuild()
+        assert ix.verify().ok
