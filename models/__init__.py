@@ -19,6 +19,8 @@ _WHERE = {
     "iter_frames": "video", "read_frames": "video",
     "BackgroundStream": "frames", "estimate_background": "frames", "frame_diff": "frames", "true_median": "frames",
     "StaticLayer": "static_overlay", "static_layer": "static_overlay",
+    "Embedder": "embedding", "EMBEDDER_NAMES": "embedders", "load_embedder": "embedders",
+    "TrainConfig": "training", "TrainReport": "training", "train_lookalike_s": "training",
 }
 
 __all__ = sorted(_WHERE)
@@ -35,3 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .frames import BackgroundStream, estimate_background, frame_diff, true_median
     from .static_overlay import StaticLayer, static_layer
     from .video import iter_frames, read_frames
+    from .embedders import EMBEDDER_NAMES, load_embedder
+    from .embedding import Embedder
+    from .training import TrainConfig, TrainReport, train_lookalike_s

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 GRID = 2
 #: roi_align samples per cell side (the GeM then pools them).
 SAMPLES = 3
+#: Longest input side, in multiples of the shorter one.
+MAX_ASPECT = 4
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -173,9 +175,11 @@ class Embedder:
         """The normalized input ``(3, h, w)`` on the device and the x/y scale from the image."""
         t = _to_tensor(image).to(self.device)
         _, h, w = t.shape
-        k = (side or self.input_side) / min(h, w)
-        nh, nw = max(1, round(h * k)), max(1, round(w * k))
-        t = F.interpolate(t[None], size=(nh, nw), mode="bilinear", antialias=k < 1, align_corners=False)[0]
+        side = side or self.input_side
+        k = side / min(h, w)
+        # a very long, thin image is squeezed to at most MAX_ASPECT : 1 (boxes follow, per axis)
+        nh, nw = min(max(1, round(h * k)), MAX_ASPECT * side), min(max(1, round(w * k)), MAX_ASPECT * side)
+        t = F.interpolate(t[None], size=(nh, nw), mode="bilinear", antialias=nh < h or nw < w, align_corners=False)[0]
         return (t.clamp(0, 1) - self.mean) / self.std, nw / w, nh / h
 
     def _batch(self, images: Sequence, boxes: Sequence[np.ndarray], side: int | None) -> list[np.ndarray]:

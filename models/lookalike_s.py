@@ -20,6 +20,7 @@ __all__ = [
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +62,14 @@ class LookalikeSNet(nn.Module):
 
 
 def default_weights_path() -> Path:
-    """``$LOOKALIKE_S_WEIGHTS`` if set, else ``data/lookalike-s.pt`` of the source tree."""
+    """``$LOOKALIKE_S_WEIGHTS`` if set, else ``data/lookalike-s.pt`` of the source tree (an
+    editable install), else the copy a regular install puts in ``<prefix>/share/lookalike``."""
     env = os.environ.get(WEIGHTS_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "data" / "lookalike-s.pt"
+    source = Path(__file__).resolve().parent.parent / "data" / "lookalike-s.pt"
+    installed = Path(sys.prefix) / "share" / "lookalike" / "lookalike-s.pt"
+    return installed if not source.exists() and installed.exists() else source
 
 
 def save_checkpoint(net: LookalikeSNet, path: str | os.PathLike[str], meta: dict[str, Any]) -> str:

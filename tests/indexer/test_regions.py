@@ -26,3 +26,26 @@ def test_query_windows():
     assert query_windows(100, 110).tolist() == [[0, 0, 100, 110]]
     w = query_windows(300, 100)
     assert np.all(w[:, 2] == 100) and w[0, 0] == 0 and w[-1, 0] == 200
+
+
+@pytest.mark.parametrize("w,h", [(360, 240), (240, 360), (300, 300), (30, 20)])
+def test_inner_windows_are_two_thirds_squares_covering_the_query(w, h):
+    from lookalike.indexer.regions import inner_windows, search_windows
+
+    inner = inner_windows(w, h)
+    side = round(min(w, h) * 2 / 3)
+    if side < 16:
+        assert inner.shape == (0, 4)
+        return
+    assert np.all(inner[:, 2] == side) and np.all(inner[:, 3] == side)
+    assert np.all(inner[:, :2] >= 0)
+    assert np.all(inner[:, 0] + side <= w) and np.all(inner[:, 1] + side <= h)
+    covered = np.zeros((h, w), bool)
+    for x, y, s, _ in inner:
+        covered[y:y + s, x:x + s] = True
+    assert covered.all()
+    # neighbours are at most a sixth of the side apart
+    xs = np.unique(inner[:, 0])
+    assert np.diff(xs).max(initial=0) <= side / 6 + 1
+    both = search_windows(w, h)
+    assert len(both) == len(query_windows(w, h)) + len(inner)

@@ -243,3 +243,11 @@ def test_hard_edits_keep_size_rules():
     assert edits.HARD_EDITS["text"](im, rng).size == (200, 100)
     g = np.asarray(edits.gamma(Image.new("RGB", (2, 2), (128, 128, 128)), 0.7))
     assert g[0, 0, 0] == round(255 * (128 / 255) ** 0.7)
+
+
+def test_long_thin_images_are_capped(small_embedder):
+    thin = np.full((2, 3000, 3), 120, np.uint8)
+    t, sx, sy = small_embedder.prepare(thin)
+    assert t.shape[1:] == (48, 4 * 48)
+    assert sx == pytest.approx(4 * 48 / 3000) and sy == pytest.approx(24.0)
+    assert small_embedder.embed_regions(thin, np.array([[0, 0, 1500, 2]])).shape == (1, 32)
