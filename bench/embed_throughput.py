@@ -4,6 +4,7 @@ Each pipeline decodes the photo from disk, resizes it and runs the network in ba
 on all cores, in one process:
   lookalike-s    shorter side 128, whole image + every stored tile (roi_align), 128 dims
   resnet50       shorter side 224, whole image + every stored tile, 512 dims
+(each also with the whole image only, the work the baseline does)
   baseline       imagededup-style: MobileNetV3-Small, image squashed to 224x224, global
                  average pooling, one forward pass per image, no tiles
 Weights do not change speed; resnet50 and the baseline use freshly initialized weights saved
@@ -39,7 +40,7 @@ def _decode(path: str, side: int) -> np.ndarray:
     return shrink_to_side(load_image(path, min_side=side).pixels, side)
 
 
-def run_embedder(emb, paths: list[str]) -> float:
+def run_embedder(emb, paths: list[str], tiles: bool = True) -> float:
     from lookalike.indexer.regions import tile_boxes
 
     t = time.perf_counter()
@@ -48,7 +49,7 @@ def run_embedder(emb, paths: list[str]) -> float:
         boxes = []
         for im in imgs:
             h, w = im.shape[:2]
-            boxes.append(tile_boxes(w, h))
+            boxes.append(tile_boxes(w, h) if tiles else np.zeros((0, 4)))
         emb.embed_with_regions(imgs, boxes)
     return len(paths) / (time.perf_counter() - t)
 
@@ -111,6 +112,8 @@ def main() -> None:
             for name, emb in pipelines.items():
                 run_embedder(emb, paths[:8])  # warm-up
                 got[name] = median([run_embedder(emb, paths) for _ in range(args.repeat)])
+                whole = name.replace("whole + tiles", "whole image only")
+                got[whole] = median([run_embedder(emb, paths, tiles=False) for _ in range(args.repeat)])
             run_baseline(base, paths[:8], d)
             got["baseline: MobileNetV3-S 224, global pool"] = median(
                 [run_baseline(base, paths, d) for _ in range(args.repeat)])

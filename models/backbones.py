@@ -112,6 +112,6 @@ def load_backbone(name: str, weights: str | os.PathLike[str] | None = None, devi
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise EmbedderError(f"the weights do not fit {name}: {first}") from None
-    head = GridHead(spec.channels, 32, PROJECTED_DIM, projection="random")
+    head = GridHead(spec.channels, 32, PROJECTED_DIM, projection="random", dense=False)
     return Embedder(name, f"torchvision-{source}", spec.trunk(model), head, INPUT_SIDE, IMAGENET_MEAN, IMAGENET_STD,
                     device, batch_size)

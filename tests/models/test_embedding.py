@@ -93,10 +93,11 @@ def test_variants_follow_pil_transforms():
     np.testing.assert_array_equal(v[12], a[..., [2, 1, 0]])
 
 
-def test_grid_head_keeps_layout():
+@pytest.mark.parametrize("dense", [True, False])
+def test_grid_head_keeps_layout(dense):
     """Mirroring the feature map moves features between the 2x2 cells: with the identity
     as projection, a mirrored map gives a different descriptor (a global pool would not)."""
-    head = GridHead(4, 1, projection="none")
+    head = GridHead(4, 1, projection="none", dense=dense)
     f = torch.rand(1, 4, 8, 8)
     rois = torch.tensor([[0, 0, 0, 8, 8]], dtype=torch.float32)
     a, b = head(f, rois), head(f.flip(-1), rois)
