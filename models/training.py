@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from lookalike.indexer.errors import EmbedderError, ImageLoadError
+from lookalike.indexer.errors import EmbedderError, ImageLoadError, QueryError
 
 from .edits import HARD_EDITS, MILD_EDITS, channel_order, dihedral, jpeg, perspective
 from .embedding import resolve_device
@@ -140,6 +140,8 @@ def train_lookalike_s(
 ) -> TrainReport:
     """Train (or, with ``init``, fine-tune) ``lookalike-s`` on the images in ``paths`` (files or
     folders, searched recursively) and write the checkpoint to ``out``. Raises :class:`EmbedderError` when fewer than 2 images load."""
+    if not Path(out).parent.is_dir():
+        raise QueryError(f"cannot write {out}: folder {Path(out).parent} does not exist")
     dev = resolve_device(device)
     random.seed(config.seed)
     torch.manual_seed(config.seed)

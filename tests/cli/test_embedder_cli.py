@@ -69,3 +69,5 @@ def test_train_command(tmp_path, make_scene):
     assert torch.load(out, weights_only=True)["meta"]["command"].startswith("lookalike train")
     r = _run("train", tmp_path / "missing", "--out", out)
     assert r.exit_code == 2 and "no such file" in r.output
+    r = _run("train", d, "--out", tmp_path / "nodir" / "m.pt")
+    assert r.exit_code == 2 and "does not exist" in r.output and "Traceback" not in r.output
