@@ -75,7 +75,7 @@ def _state_dict(name: str, weights: str | os.PathLike[str] | None) -> tuple[dict
         try:
             sd = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # not a torch file, or not a plain state dict
-            raise EmbedderError(f"{path} is not a {name} state dict ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc})") from None
+            raise EmbedderError(f"{path} is not a {name} state dict (torch.load: {type(exc).__name__})") from None
         if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
             sd = sd["state_dict"]
         return sd, f"file:{_digest(path)}"

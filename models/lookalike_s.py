@@ -94,7 +94,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and torch errors all mean "not a checkpoint"
-        raise EmbedderError(f"{path} is not a lookalike-s checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc})") from None
+        raise EmbedderError(f"{path} is not a lookalike-s checkpoint (torch.load: {type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise EmbedderError(f"{path} is not a lookalike-s checkpoint (format {FORMAT!r} expected)")
     return ckpt
