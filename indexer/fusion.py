@@ -9,7 +9,10 @@ explains it better than the upright one.
 
 from __future__ import annotations
 
-__all__ = ["EmbeddingSignal", "QueryEmbeddings", "embed_query", "fuse", "fused_margin", "GRID_WEIGHT"]
+__all__ = [
+    "EmbeddingSignal", "QueryEmbeddings", "embed_query", "fuse", "fused_margin", "GRID_WEIGHT",
+    "FUSED_ORIENTATION_MARGIN",
+]
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: chosen before measuring and not tuned: on held-out photos both cosines of a hard edit's
 #: source sit near 0.9-1.0 and those of other photos near 0.5-0.65 (bench/embed_quality.py).
 GRID_WEIGHT = 0.5
+#: With an embedder, a hit is a match only when the upright query's fused score beats that of
+#: every rotated, mirrored or channel-swapped variant by at least this much.
+FUSED_ORIENTATION_MARGIN = 0.02
 
 
 def fuse(grid: np.ndarray | float, embedding: np.ndarray | float | None) -> np.ndarray:

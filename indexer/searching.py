@@ -23,7 +23,7 @@ import numpy as np
 from .catalog import Catalog
 from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants, orientation_margin
 from .errors import ImageLoadError, QueryError
-from .fusion import EmbeddingSignal, QueryEmbeddings, embed_query, fuse, fused_margin
+from .fusion import FUSED_ORIENTATION_MARGIN, EmbeddingSignal, QueryEmbeddings, embed_query, fuse, fused_margin
 from .gridhash import hash_vectors
 from .loading import LoadedImage, load_image, resize_pixels, shrink_to_side
 from .regions import search_windows
@@ -117,6 +117,9 @@ class Searcher:
         self.image_index = image_index
         self.region_index = region_index
         self.signal = signal
+        # the color grid alone tolerates a near tie with a transformed query; fused, the upright
+        # query must win by a margin
+        self._least_margin = -ORIENTATION_TOLERANCE if signal is None else FUSED_ORIENTATION_MARGIN
 
     def search(self, q: PreparedQuery, k: int = 10, min_score: float = DEFAULT_MIN_SCORE, refine: bool = True) -> list[SearchHit]:
         if k < 1:
@@ -160,7 +163,7 @@ class Searcher:
             path, w, h, info = meta[i]
             score = max(0.0, min(1.0, s)) * aspect_factor(q.image.width, q.image.height, w, h)
             informative = info >= LOW_INFO_THRESHOLD and q.info >= LOW_INFO_THRESHOLD
-            ok = informative and score >= min_score and m >= -ORIENTATION_TOLERANCE
+            ok = informative and score >= min_score and m >= self._least_margin
             out.append(_Candidate(i, score, (0, 0, w, h), ok, "image"))
         return out
 
@@ -280,7 +283,7 @@ class Searcher:
             fx, fy, fw, fh = mf.box
             box = _to_original((fx + int(x0 * sf), fy + int(y0 * sf), fw, fh), full)
             score, margin, informative = self._score_box(q, full, box)
-        ok = informative and score >= min_score and margin >= -ORIENTATION_TOLERANCE
+        ok = informative and score >= min_score and margin >= self._least_margin
         return _Candidate(image_id, score, box, ok, "region")
 
     def _score_box(self, q: PreparedQuery, img: LoadedImage, box: Box) -> tuple[float, float, bool]:
