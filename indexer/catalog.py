@@ -313,42 +313,36 @@ class Catalog:
         vecs = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
         return ids, vecs.copy()
 
-    def region_hashes(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids int64 (R,), hashes uint8 (R, B))`` of searchable (not low-information) tiles."""
+    def _id_blobs(self, sql: str) -> tuple[np.ndarray, bytes]:
+        """Rows ``(id, blob)`` of ``sql``, fetched in chunks: ``(ids int64 (R,), the blobs joined)``."""
         ids: list[np.ndarray] = []
         blobs: list[bytes] = []
-        cur = self.conn.execute("SELECT id, hash FROM regions WHERE low_info = 0 ORDER BY id")
+        cur = self.conn.execute(sql)
         while True:
             rows = cur.fetchmany(100_000)
             if not rows:
                 break
             ids.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
             blobs.append(b"".join(r[1] for r in rows))
-        if not ids:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.uint8)
-        all_ids = np.concatenate(ids)
-        return all_ids, np.frombuffer(b"".join(blobs), np.uint8).reshape(len(all_ids), -1).copy()
+        return (np.concatenate(ids) if ids else np.zeros(0, np.int64)), b"".join(blobs)
+
+    def region_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids int64 (R,), hashes uint8 (R, B))`` of searchable (not low-information) tiles."""
+        ids, blob = self._id_blobs("SELECT id, hash FROM regions WHERE low_info = 0 ORDER BY id")
+        if not len(ids):
+            return ids, np.zeros((0, 0), np.uint8)
+        return ids, np.frombuffer(blob, np.uint8).reshape(len(ids), -1).copy()
 
     def region_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         """``(ids int64 (R,), vectors float32 (R, E))`` of searchable tiles' embeddings."""
         if "region_embeddings" not in self.db.table_names():
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-        ids: list[np.ndarray] = []
-        blobs: list[bytes] = []
-        cur = self.conn.execute(
+        ids, blob = self._id_blobs(
             "SELECT e.region_id, e.vector FROM region_embeddings e JOIN regions r ON r.id = e.region_id "
             "WHERE r.low_info = 0 ORDER BY e.region_id")
-        while True:
-            rows = cur.fetchmany(100_000)
-            if not rows:
-                break
-            ids.append(np.fromiter((r[0] for r in rows), np.int64, len(rows)))
-            blobs.append(b"".join(r[1] for r in rows))
-        if not ids:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-        all_ids = np.concatenate(ids)
-        vecs = np.frombuffer(b"".join(blobs), np.float16).reshape(len(all_ids), -1).astype(np.float32)
-        return all_ids, vecs
+        if not len(ids):
+            return ids, np.zeros((0, 0), np.float32)
+        return ids, np.frombuffer(blob, np.float16).reshape(len(ids), -1).astype(np.float32)
 
     def images_by_id(self, ids: Iterable[int]) -> dict[int, tuple[str, int, int, float]]:
         """``id -> (path, width, height, info)``."""
