@@ -11,7 +11,7 @@ with libx264 at crf 30 and decoded back. Truth: pixels at least half covered by 
 The baselines get their best threshold per video (an oracle no user has); lookalike runs with
 its defaults.
 
-Usage: python bench/static_layer.py [--videos 8] [--photos DIR]
+Usage: python bench/static_layer.py [--videos 16] [--photos DIR]
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def baselines(frames: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--videos", type=int, default=8)
+    ap.add_argument("--videos", type=int, default=16)
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--crf", type=int, default=30)
     ap.add_argument("--photos", default=str(Path(__file__).resolve().parents[1] / "../shared/data/photos"))
