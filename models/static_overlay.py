@@ -8,8 +8,8 @@ fail where the camera pans slowly. What this does instead, using what the video 
    frame (phase correlation, then Lucas-Kanade with robust weights; pixels whose gradient
    stays strong in every frame, which a static overlay has, are kept out of the estimate).
 2. **Stitch the background.** Every frame is placed on a panorama at its shift; the panorama
-   is the per-point median over frames, leaving out pixels already known (or suspected) to be
-   layer, so it holds the scene without the layer wherever the scene was ever seen uncovered.
+   is the per-point median over frames, leaving out pixels already known to be overlay, so it
+   holds the scene without the layer wherever the scene was ever seen uncovered.
 3. **Explain each pixel.** The panorama, moved back to each frame, predicts the background
    ``B_t(x)`` under every screen pixel. The layer is modelled as a constant color over the
    moving background with a constant opacity: ``I_t(x) = a C + (1 - a) B_t(x)``. A pixel is
@@ -17,18 +17,10 @@ fail where the camera pans slowly. What this does instead, using what the video 
    likelihood-ratio test against the noise level of the video) and fits them well in itself
    (something moving on its own fits neither). Its opacity ``a`` and color ``C`` come from
    the same least-squares fit; over a flat background, where ``a`` cannot be told, the
-   layer is taken as opaque.
-4. **Peel what the layer hid.** The first panorama is built from every pixel, so where the pan
-   never moved a point of the scene out from under the layer (the middle of a panel wider than
-   the pan, a line lying along the motion) it holds the layer itself and the test sees
-   background. Pixels lying between two pieces of one layer group along the motion, or
-   enclosed by one group, are suspects: they are left out of the panorama with the layer, and
-   each is decided by steps 2-3 as soon as a point of the scene behind it has been seen
-   uncovered elsewhere; each decision cleans the panorama for the next round. Suspects no
-   round can decide were never uncovered: they join the layer, with the opacity and color of
-   the layer around them. The middle of a ring, the gaps of a text get decided (background),
-   because the scene behind them shows up outside.
-5. **Object-level cleanup.** Specks smaller than ``min_area`` go.
+   layer is taken as opaque. Steps 2 and 3 repeat once with the layer left out.
+4. **Object-level cleanup.** Specks smaller than ``min_area`` go; areas the panorama never saw
+   uncovered (the inside of a panel wider than the pan) are filled when the layer surrounds
+   them, with the opacity and color of the layer around them.
 
 The output is an RGBA layer (alpha where static, partial for translucent parts) and the mask.
 A video whose background does not move (static camera) gives no evidence: the result is empty
@@ -160,95 +152,71 @@ def _merge(primary: _Fit, fallback: _Fit) -> _Fit:
                 n=torch.maximum(primary.n, fallback.n), layer=pick(primary.layer, fallback.layer))
 
 
-def _pan_direction(shifts: torch.Tensor) -> tuple[float, float]:
-    """Unit ``(dy, dx)`` along which the background moved most (first principal axis of the shifts)."""
-    d = (shifts - shifts.mean(dim=0)).to(torch.float64)
-    v = torch.linalg.svd(d, full_matrices=False).Vh[0]
-    return float(v[0]), float(v[1])
-
-
-def _shifted(a: torch.Tensor, oy: int, ox: int) -> torch.Tensor:
-    """``out[y, x] = a[y + oy, x + ox]``, 0 outside."""
-    H, W = a.shape
-    out = torch.zeros_like(a)
-    if abs(oy) < H and abs(ox) < W:
-        out[max(0, -oy):H - max(0, oy), max(0, -ox):W - max(0, ox)] = \
-            a[max(0, oy):H - max(0, -oy), max(0, ox):W - max(0, -ox)]
-    return out
-
-
-def _nearest_along(index: torch.Tensor, direction: tuple[float, float], reach: int) -> torch.Tensor:
-    """``(H, W)``: the value of ``index`` (``(H, W) int64``, 0 off the layer) at the nearest layer
-    pixel within ``reach`` steps along ``direction``, 0 where there is none."""
-    out = torch.zeros_like(index)
-    done = set()
-    for k in range(1, reach + 1):
-        step = (round(k * direction[0]), round(k * direction[1]))
-        if step not in done:
-            done.add(step)
-            out = torch.where(out == 0, _shifted(index, *step), out)
-    return out
-
-
-def _layer_groups(mask: torch.Tensor, reach: int = 7) -> torch.Tensor:
-    """``(H, W) int64``: layer pixels numbered by group (pixels within ``reach`` of each other:
-    the letters of a text, a panel's rim found in pieces), 0 off the layer."""
+def _holes(mask: torch.Tensor, reach: int = 7, max_share: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x, y, w, h)`` the layer may fill without pass 1 seeing it: the bounding box of
+    the layer pixels of each group (pixels within ``reach`` of each other form a group; a
+    translucent panel shows up as pieces of its rim); boxes above ``max_share`` of the frame
+    are left out."""
+    H, W = mask.shape
+    out: list[tuple[int, int, int, int]] = []
+    if not bool(mask.any()):
+        return out
     grown = F.max_pool2d(mask[None, None].float(), 2 * reach + 1, 1, reach)[0, 0] > 0
-    return label_regions(grown.to(torch.uint8), 0, 8, stats=False).labels.to(torch.int64) * mask
+    seg = label_regions(grown.to(torch.uint8), 0, 8, stats=False)
+    groups = seg.labels.to(torch.int64) * mask  # each layer pixel with the number of its group
+    for lab in torch.unique(groups[mask]).tolist():
+        ys, xs = torch.nonzero(groups == lab, as_tuple=True)
+        if len(ys) < 2:
+            continue
+        q = torch.tensor([0.01, 0.99], dtype=torch.float64, device=mask.device)
+        y0, y1 = torch.quantile(ys.to(torch.float64), q).round().long().tolist()  # strays do not stretch it
+        x0, x1 = torch.quantile(xs.to(torch.float64), q).round().long().tolist()
+        out.append((x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+    out = _merge_boxes(out)
+    return [b for b in out if b[2] * b[3] <= max_share * H * W]
 
 
-class _Suspects:
-    """Pixels off the layer lying between two pixels of one layer along a direction: two
-    pixels of one group, or two pixels whose layers look alike (opacity within 0.25,
-    premultiplied color within 60 levels: the far sides of a panel whose rim was found in pieces, the
-    two ends of a line)."""
-
-    def __init__(self, mask: torch.Tensor, alpha: torch.Tensor, premultiplied: torch.Tensor, reach: int) -> None:
-        self.mask, self.reach = mask, reach
-        self.groups = _layer_groups(mask).reshape(-1)
-        self.index = (torch.arange(1, mask.numel() + 1, device=mask.device).view(mask.shape) * mask)
-        self.alpha, self.pre = alpha.reshape(-1), premultiplied.reshape(premultiplied.shape[0], -1)
-
-    def between(self, direction: tuple[float, float], alike_counts: bool = True) -> torch.Tensor:
-        ahead = _nearest_along(self.index, direction, self.reach)
-        behind = _nearest_along(self.index, (-direction[0], -direction[1]), self.reach)
-        ok = (ahead > 0) & (behind > 0) & ~self.mask
-        i, j = (ahead - 1).clamp(min=0).reshape(-1), (behind - 1).clamp(min=0).reshape(-1)
-        same_group = self.groups[i] == self.groups[j]
-        alike = ((self.alpha[i] - self.alpha[j]).abs() <= 0.25) & \
-            ((self.pre[:, i] - self.pre[:, j]).norm(dim=0) <= 60.0)
-        return ok & ((same_group | alike) if alike_counts else same_group).view(ok.shape)
+def _merge_boxes(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Overlapping boxes become their union (a panel's rim may come in several groups)."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                ax, ay, aw, ah = boxes[i]
+                bx, by, bw, bh = boxes[j]
+                if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah:
+                    x0, y0 = min(ax, bx), min(ay, by)
+                    boxes[i] = (x0, y0, max(ax + aw, bx + bw) - x0, max(ay + ah, by + bh) - y0)
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
 
 
-def _undecided(mask: torch.Tensor, alpha: torch.Tensor, premultiplied: torch.Tensor, shifts: torch.Tensor,
-               reach: int = 160) -> torch.Tensor:
-    """Pixels the first pass may have missed because the pan never uncovered them: between two
-    pixels of one layer along the motion (the middle of a panel or of a line lying along the
-    pan), or enclosed by one layer on all four sides."""
-    s = _Suspects(mask, alpha, premultiplied, reach)
-    return s.between(_pan_direction(shifts), alike_counts=False) | (s.between((0.0, 1.0)) & s.between((1.0, 0.0)))
-
-
-def _grow(mask: torch.Tensor, size: int) -> torch.Tensor:
-    return F.max_pool2d(mask[None, None].float(), size, 1, size // 2)[0, 0] > 0
+def _box_mask(boxes: list[tuple[int, int, int, int]], like: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros_like(like, dtype=torch.bool)
+    for x, y, w, h in boxes:
+        out[y:y + h, x:x + w] = True
+    return out
 
 
 def static_layer(
     frames: np.ndarray | torch.Tensor, device: torch.device | str | None = None, min_area: int = 6,
-    sensitivity: float = 1.0, rounds: int = 8,
+    sensitivity: float = 1.0,
 ) -> StaticLayer:
     """The static layer of ``frames``: ``(T, H, W, 3)`` uint8 array or ``(T, 3, H, W)`` tensor on
     the 0-255 scale, ``T >= 3`` (two dozen is plenty). ``min_area``: smallest kept speck, in
     pixels. ``sensitivity``: scales the evidence needed (higher finds fainter layers and more
-    noise). ``rounds``: passes after the first that may decide pixels the layer hid (each
-    reaches about one pan length further in). Returns a :class:`StaticLayer` on the frames' device."""
+    noise). Returns a :class:`StaticLayer` on the frames' device."""
     x = _as_frames(frames, device, batch=True)
     if x.shape[0] < 3:
         raise ValueError(f"expected at least 3 frames (T, C, H, W), got {tuple(x.shape)}")
     if not sensitivity > 0:
         raise ValueError(f"sensitivity must be > 0, got {sensitivity}")
-    if rounds < 0:
-        raise ValueError(f"rounds must be >= 0, got {rounds}")
     x = x.to(torch.float32)
     T, C, H, W = x.shape
     weight = _static_edge_weight(x.mean(dim=1))
@@ -260,29 +228,21 @@ def static_layer(
         empty = torch.zeros((H, W), dtype=torch.bool, device=x.device)
         return StaticLayer(torch.zeros((4, H, W), device=x.device), empty, shifts)
 
-    # pass 1: everything votes for the background, the layer included, so wherever the pan never
-    # moved a point of the scene out from under the layer the panorama holds the layer itself.
-    fit = _fit(x, *_predict_all(x, shifts, None), sensitivity)
+    # pass 1: everything votes for the background. Pass 2: the layer found and the areas it may
+    # cover unseen are left out of the panorama and re-tested against the cleaner background;
+    # where pass 2 has no background left to compare with (a slow pan never uncovered it), pass 1 stands.
+    first = _fit(x, *_predict_all(x, shifts, None), sensitivity)
+    holes = _holes(first.layer)
+    exclude = (F.max_pool2d(first.layer[None, None].float(), 5, 1, 2)[0, 0] > 0) | _box_mask(holes, first.layer)
+    pred2, valid2 = _predict_all(x, shifts, exclude)
+    second = _fit(x, pred2, valid2, sensitivity)
+    fit = _merge(second, first)
     mask = fit.layer
-    # later passes: the layer and the pixels it may hide are left out of the panorama; a hidden
-    # pixel is decided as soon as a point of the scene behind it was seen uncovered somewhere
-    # else (its fit then stands, layer or background); the panorama improves with each decision
-    alpha = torch.where(fit.unknown_alpha, torch.ones_like(fit.s), (1 - fit.s).clamp(0, 1))
-    undecided = _undecided(mask, alpha, fit.c, shifts)
-    for _ in range(rounds):
-        cur = _fit(x, *_predict_all(x, shifts, _grow(mask, 5) | undecided), sensitivity)
-        fit = _merge(cur, fit)  # pixels the panorama has no clean background for keep the earlier verdict
-        decided = undecided & (cur.n >= 3)
-        mask = (fit.layer & ~undecided) | (decided & cur.layer)
-        undecided &= ~decided
-        if not bool(decided.any()):
-            break
     alpha = torch.where(fit.unknown_alpha, torch.ones_like(fit.s), (1 - fit.s).clamp(0, 1))
     color = torch.where(fit.unknown_alpha[None] | (alpha[None] > 0.98), fit.mean_i,
                         fit.c / alpha.clamp(min=1e-3)[None]).clamp(0, 255)
-    # what no pass could decide, the pan never uncovered: between or inside pieces of one layer
-    # group it is taken as part of the layer, with the opacity and color of the group around it
-    mask, alpha, color = _fill_undecided(undecided, mask, alpha, color)
+    # pass 1 compared the candidate areas with themselves; pass 2 tested the part the pan uncovered
+    mask, alpha, color = _fill_holes(holes, x, pred2, valid2, mask, alpha, color)
     mask = _drop_specks(mask, min_area)
     alpha = torch.where(mask, alpha.clamp(min=0.05), torch.zeros_like(alpha))
     rgba = torch.cat([color / 255 * mask, alpha[None]], dim=0).to(torch.float32)
@@ -303,17 +263,80 @@ def _drop_specks(mask: torch.Tensor, min_area: int) -> torch.Tensor:
     return keep[labels]
 
 
-def _fill_undecided(undecided: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor):
-    """Adds ``undecided`` to ``mask``; each connected piece takes the median opacity and color of
-    the layer pixels next to it."""
-    if not bool(undecided.any()):
-        return mask, alpha, color
-    alpha, color = alpha.clone(), color.clone()
-    pieces = label_regions(undecided.to(torch.uint8), 0, 8, stats=False).labels.to(torch.int64) * undecided
-    rim = _grow(undecided, 3) & mask
-    near = F.max_pool2d(pieces[None, None].float(), 3, 1, 1)[0, 0].to(torch.int64) * rim  # piece next to each rim pixel
-    for k in torch.unique(near[near > 0]).tolist():
-        around, inside = near == k, pieces == k
-        alpha[inside] = alpha[around].median()
-        color[:, inside] = color[:, around].median(dim=1).values[:, None]
-    return mask | undecided, alpha, color
+def _enclosed(on: torch.Tensor, sides: int = 3) -> torch.Tensor:
+    """``(h, w) bool``: pixels with a layer pixel of ``on`` on at least ``sides`` of the four
+    sides (left, right, above, below) in their row or column: the inside of a panel whose rim
+    was found (one side may be missing), not the gaps between the letters of a text."""
+    def seen_before(m: torch.Tensor, dim: int) -> torch.Tensor:
+        return torch.cummax(m.to(torch.uint8), dim=dim).values.bool()
+
+    count = (seen_before(on, 1).int() + seen_before(on.flip(1), 1).flip(1).int()
+             + seen_before(on, 0).int() + seen_before(on.flip(0), 0).flip(0).int())
+    return count >= sides
+
+
+def _pooled_layer(xb: torch.Tensor, bb: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least squares of ``I = s B + c`` pooled over pixels and frames with weights ``w``
+    ``(T, 1, h, w)``: one ``s`` and one ``c`` per channel. Returns ``(s, c (C,))``."""
+    tot = w.sum().clamp(min=1)
+    mi = (xb * w).sum(dim=(0, 2, 3)) / tot
+    mb = (bb * w).sum(dim=(0, 2, 3)) / tot
+    db = (bb - mb.view(1, -1, 1, 1)) * w
+    s = (db * (xb - mi.view(1, -1, 1, 1))).sum() / (db * (bb - mb.view(1, -1, 1, 1))).sum().clamp(min=1e-6)
+    return s, mi - s * mb
+
+
+def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: torch.Tensor, valid: torch.Tensor,
+                mask: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, margin: int = 4):
+    """Each box around a group of layer pixels is decided as a whole, by its free pixels that
+    pass 2 could test (the pan moved them out from under the layer; ``pred``, ``valid``: pass
+    2's background), away from the box's rim where the layer's edge blurs. One layer
+    ``I = a C + (1 - a) B`` is fitted to all of them at once; the box fills when that layer has a real opacity
+    and explains the tested pixels better in sum, as the inside of a panel wider than the pan
+    does and the middle of a ring or the gaps of a text do not. Filled: the free pixels that
+    are unseen or not clearly background, with the fitted opacity and color. Only pixels the
+    box's layer encloses (see :func:`_enclosed`) take part."""
+    mask, alpha, color = mask.clone(), alpha.clone(), color.clone()
+    usable = valid.sum(dim=0)[0] >= 1  # the fit is pooled: one frame per pixel is enough to vote
+    whole = (slice(None), slice(None))
+    for bx, by, w, h in boxes:
+        box = (slice(by, by + h), slice(bx, bx + w))
+        free = ~mask[box] & _enclosed(mask[box])
+        inner = torch.zeros_like(free)
+        inner[margin:h - margin, margin:w - margin] = True
+        seen = free & usable[box] & inner
+        if int(seen.sum()) < 10:
+            continue
+        xb, bb = x[whole + box], pred[whole + box]
+        vb = valid[whole + box].to(x.dtype)
+        n = vb.sum(dim=(0, 1)).clamp(min=1)
+        rss_bg = (((xb - bb) ** 2) * vb).sum(dim=(0, 1))
+        # two hypotheses for the layer: one fitted to the tested pixels, and the translucent rim
+        # found around them (when there is one); each must have a real opacity and explain most
+        # of what plain background leaves unexplained, judged per pixel by the median (a few
+        # halo pixels of a text on the panel, or a sliver of background inside the box, cannot
+        # outvote the rest). The fitted one has 4 free parameters, so it must explain more.
+        s, c = _pooled_layer(xb, bb, vb * seen)
+        hypotheses = [(1 - s, c, 0.5)]
+        rim = mask[box] & (alpha[box] > 0.1) & (alpha[box] < 0.9)
+        if int(rim.sum()) >= 20:
+            a_rim = alpha[box][rim].median()
+            hypotheses.append((a_rim, a_rim * color[(slice(None),) + box][:, rim].median(dim=1).values, 0.25))
+        chosen = None
+        for a, ac, need in hypotheses:
+            if not 0.1 <= float(a) <= 1.0:
+                continue
+            layered = (1 - a) * bb + ac.view(1, -1, 1, 1)
+            llr = rss_bg - (((xb - layered) ** 2) * vb).sum(dim=(0, 1))  # > 0: the layer explains it better
+            if float((llr[seen] / rss_bg[seen].clamp(min=1e-6)).median()) >= need:
+                chosen = (a, ac, llr)
+                break
+        if chosen is None:
+            continue
+        a, ac, llr = chosen
+        col = (ac / a).clamp(0, 255)
+        fill = free & (~usable[box] | (llr / n > -100.0))
+        alpha[box][fill] = a
+        color[(slice(None),) + box][:, fill] = col[:, None]
+        mask[box] |= fill
+    return mask, alpha, color

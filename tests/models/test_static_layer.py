@@ -74,32 +74,3 @@ def test_public_name():
     import lookalike.models
 
     assert lookalike.models.static_layer is static_layer  # not shadowed by a submodule of that name
-
-
-def test_suspects_lie_between_pieces_of_one_layer_along_the_motion():
-    import torch
-
-    from lookalike.models.static_overlay import _undecided
-
-    mask = torch.zeros((40, 120), dtype=torch.bool)
-    mask[10:14, 10:16] = True  # the two ends of a line lying along a horizontal pan,
-    mask[10:14, 60:66] = True  # joined by a stray piece of it: one group
-    mask[12, 16:60:6] = True
-    mask[30:33, 10:14] = True  # two unrelated shapes of different looks on one row
-    mask[30:33, 90:94] = True
-    alpha = torch.where(mask, torch.tensor(1.0), torch.tensor(0.0))
-    pre = torch.zeros((3, 40, 120))
-    pre[:, 30:33, 10:14] = 250.0
-    pre[:, 30:33, 90:94] = torch.tensor([0.0, 80.0, 250.0])[:, None, None]
-    shifts = torch.stack([torch.zeros(10, dtype=torch.float64), torch.arange(10, dtype=torch.float64)], 1)
-    sus = _undecided(mask, alpha, pre, shifts)
-    assert sus[10:14, 16:60][~mask[10:14, 16:60]].all()  # the line's hidden middle
-    assert not sus[30:33, 14:90].any()  # not the gap between two different shapes
-    assert not sus[:, 70:].any() and not (sus & mask).any()
-    vertical = torch.stack([torch.arange(10, dtype=torch.float64), torch.zeros(10, dtype=torch.float64)], 1)
-    assert not _undecided(mask, alpha, pre, vertical)[10:14, 16:60].any()  # across the motion: no
-
-
-def test_rounds_must_not_be_negative():
-    with pytest.raises(ValueError, match="rounds"):
-        static_layer(np.zeros((3, 8, 8, 3), np.uint8), rounds=-1)
