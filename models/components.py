@@ -74,12 +74,13 @@ def region_joins(image: torch.Tensor, tolerance: float, connectivity: int) -> li
     """Joined neighbour pairs of a ``(C, H, W)`` image: ``[horizontal (H, W-1), vertical (H-1, W)]``
     plus, for 8-connectivity, ``[down-right (H-1, W-1), down-left (H-1, W-1)]`` (``down-left``
     at ``y, x`` joins ``(y, x+1)`` and ``(y+1, x)``); each ``bool``."""
-    x = image.to(torch.float64 if image.dtype.is_floating_point else torch.int64)
     limit = float(tolerance) ** 2
+    # equality is exact in the image's own dtype; distances need a wider one
+    x = image if limit == 0 else image.to(torch.float64 if image.dtype.is_floating_point else torch.int64)
 
     def near(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if limit == 0:
-            return (a == b).all(dim=0)
+            return (a == b).all(dim=0) if a.shape[0] > 1 else (a[0] == b[0])
         d = a - b
         return (d * d).sum(dim=0) <= limit
 
@@ -117,7 +118,7 @@ def _run_edges(run: torch.Tensor, joins: list[torch.Tensor]) -> tuple[torch.Tens
         prev = torch.zeros_like(dl)
         prev[:, 1:] = dl[:, :-1] & hj[:-1, 1:] & hj[1:, :W - 2]
         add(dl & ~prev, W - 1, 1, 0)
-    return torch.cat(us), torch.cat(vs)
+    return (us[0], vs[0]) if len(us) == 1 else (torch.cat(us), torch.cat(vs))
 
 
 def _roots(n: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -142,9 +143,10 @@ def _roots(n: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def _stats(image: torch.Tensor, labels: torch.Tensor, run_label: torch.Tensor, run_start: torch.Tensor,
-           count: int, tolerance: float) -> RegionStats:
+           count: int, tolerance: float, first: torch.Tensor | None = None) -> RegionStats:
     """Area, box and centroid from the runs (a run is one row segment); the mean color from the
-    pixels, or at tolerance 0 (one color per region) from each region's first pixel."""
+    pixels, or at tolerance 0 (one color per region) from each region's first pixel.
+    ``first``: ``(count,)`` each label's first pixel (raster index) when the caller knows it."""
     C, H, W = image.shape
     n = count + 1
     f64, i64 = torch.float64, torch.int64
@@ -152,27 +154,33 @@ def _stats(image: torch.Tensor, labels: torch.Tensor, run_label: torch.Tensor, r
     lab = run_label.to(i64)
     start = run_start.to(i64)
     length = torch.diff(start, append=torch.tensor([H * W], device=dev))
-    y, x0 = start // W, start % W
+    y = start // W
+    x0 = start - y * W
     x1 = x0 + length - 1
-    # per label: [area, 2 * sum of x, 2 * sum of y] in one pass over the runs
-    sums = torch.zeros((n, 3), dtype=f64, device=dev).index_add_(
-        0, lab, torch.stack([length, length * (x0 + x1), 2 * length * y], 1).to(f64))
-    area = sums[:, 0].to(i64)
-    left = torch.full((n,), W, dtype=i64, device=dev).scatter_reduce_(0, lab, x0, "amin")
-    right = torch.full((n,), -1, dtype=i64, device=dev).scatter_reduce_(0, lab, x1, "amax")
-    bottom = torch.full((n,), -1, dtype=i64, device=dev).scatter_reduce_(0, lab, y, "amax")
-    first = torch.full((n,), H * W, dtype=i64, device=dev).scatter_reduce_(0, lab, start, "amin")
-    top = first.clamp(max=H * W - 1) // W  # runs are in raster order: the first one is the top row
-    a = sums[:, :1].clamp(min=1)
+    area = torch.bincount(lab, weights=length.to(f64), minlength=n)
+    sum_x2 = torch.bincount(lab, weights=(length * (x0 + x1)).to(f64), minlength=n)  # twice the sum of x
+    sum_y = torch.bincount(lab, weights=(length * y).to(f64), minlength=n)
+    small = torch.int32 if H * W < 2**31 else i64
+
+    def reduce(values: torch.Tensor, fill: int, how: str) -> torch.Tensor:
+        return torch.full((n,), fill, dtype=small, device=dev).scatter_reduce_(0, lab, values.to(small), how)[1:].to(i64)
+
+    left, right, bottom = reduce(x0, W, "amin"), reduce(x1, -1, "amax"), reduce(y, -1, "amax")
+    if first is None:
+        first = reduce(start, H * W, "amin")
+    first = first.to(i64).clamp(max=H * W - 1)
+    top = first // W  # runs are in raster order: the first one is on the top row
+    a = area[1:].clamp(min=1)
     pixels = image.reshape(C, -1)
     if tolerance == 0:
-        colors = pixels.index_select(1, first.clamp(max=H * W - 1)).T.to(f64)
+        colors = pixels.index_select(1, first).T.to(f64)
     else:
         colors = torch.zeros((n, C), dtype=f64, device=dev).index_add_(
-            0, labels.reshape(-1).to(i64), pixels.T.to(f64)) / a
+            0, labels.reshape(-1).to(i64), pixels.T.to(f64))[1:] / a[:, None]
     box = torch.stack([left, top, right - left + 1, bottom - top + 1], 1)
-    return RegionStats(area=area[1:].cpu().numpy(), box=box[1:].cpu().numpy(), color=colors[1:].cpu().numpy(),
-                       centroid=(sums[:, 1:] / (2 * a))[1:].cpu().numpy())
+    centroid = torch.stack([sum_x2[1:] / (2 * a), sum_y[1:] / a], 1)
+    return RegionStats(area=area[1:].to(i64).cpu().numpy(), box=box.cpu().numpy(), color=colors.cpu().numpy(),
+                       centroid=centroid.cpu().numpy())
 
 
 def label_regions(
@@ -213,8 +221,9 @@ def label_regions(
     run_label = number.index_select(0, root)
     labels = run_label.index_select(0, run.reshape(-1)).reshape(H, W)
     count = int(is_root.sum())
+    first = run_start.index_select(0, is_root.nonzero().squeeze(1)) if stats else None  # a root is its region's first run
     return Segmentation(labels=labels, count=count,
-                        stats=_stats(x, labels, run_label, run_start, count, tolerance) if stats else None)
+                        stats=_stats(x, labels, run_label, run_start, count, tolerance, first) if stats else None)
 
 
 def region_stats(image: np.ndarray | torch.Tensor, labels: torch.Tensor, count: int) -> RegionStats:
