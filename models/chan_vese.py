@@ -37,7 +37,7 @@ def chan_vese(
     ``image``: ``(H, W)`` array or tensor, or ``(H, W, C)`` array / ``(C, H, W)`` tensor (averaged
     to gray); scaled to [0, 1] by its own range. ``mu``: length penalty (larger = smoother
     boundaries). Stops when the mean change of ``phi`` per iteration falls below ``tol``."""
-    x = image if isinstance(image, torch.Tensor) else torch.from_numpy(np.asarray(image))
+    x = image if isinstance(image, torch.Tensor) else torch.from_numpy(np.require(np.asarray(image), requirements=["C", "W"]))
     if x.ndim == 3:
         x = x.to(torch.float64).mean(dim=0 if isinstance(image, torch.Tensor) else -1)
     if x.ndim != 2 or 0 in x.shape:

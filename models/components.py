@@ -58,8 +58,8 @@ def _as_image(image: np.ndarray | torch.Tensor, device) -> torch.Tensor:
         x = image[None] if image.ndim == 2 else image
     else:
         arr = np.asarray(image)
-        if arr.ndim == 3:
-            arr = np.ascontiguousarray(np.moveaxis(arr, -1, 0))
+        # contiguous and writable (torch warns on read-only arrays, such as PIL's): copied only when needed
+        arr = np.require(np.moveaxis(arr, -1, 0) if arr.ndim == 3 else arr, requirements=["C", "W"])
         x = torch.from_numpy(arr[None] if arr.ndim == 2 else arr)
     if x.ndim != 3 or x.shape[1] == 0 or x.shape[2] == 0:
         raise ValueError(f"expected a non-empty image (H, W), (H, W, C) array or (C, H, W) tensor, got {tuple(x.shape)}")

@@ -22,7 +22,7 @@ def _as_frames(x: np.ndarray | torch.Tensor, device=None, batch: bool = False) -
         arr = np.asarray(x)
         if arr.ndim == 2:
             arr = arr[..., None]
-        t = torch.from_numpy(np.ascontiguousarray(np.moveaxis(arr, -1, -3)))
+        t = torch.from_numpy(np.require(np.moveaxis(arr, -1, -3), requirements=["C", "W"]))
     if t.ndim not in ((4,) if batch else (3, 4)) or 0 in t.shape:
         raise ValueError(f"expected {'(T, C, H, W) frames' if batch else 'a (C, H, W) frame or (B, C, H, W)'}, "
                          f"got {tuple(t.shape)}")

@@ -154,3 +154,12 @@ def test_bad_arguments(kwargs, message):
         label_regions(np.zeros((3, 3), np.uint8), **kwargs)
     with pytest.raises(ValueError, match="non-empty"):
         label_regions(np.zeros((0, 3), np.uint8))
+
+
+def test_read_only_arrays_need_no_copy_warning(recwarn):
+    img = np.zeros((1, 1, 3), np.uint8)  # moved to (3, 1, 1) it is contiguous: torch would alias it
+    img.setflags(write=False)
+    gray = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    gray.setflags(write=False)
+    assert label_regions(img).count == 1 and label_regions(gray).count == 20
+    assert not [w for w in recwarn if "not writable" in str(w.message)]
