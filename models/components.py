@@ -20,6 +20,7 @@ from __future__ import annotations
 
 __all__ = ["RegionStats", "Segmentation", "label_regions", "LabelRegions", "region_joins", "region_stats"]
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,34 +98,37 @@ def _run_edges(run: torch.Tensor, joins: list[torch.Tensor]) -> tuple[torch.Tens
     flat = run.reshape(-1)
     us, vs = [], []
 
-    def add(keep: torch.Tensor, width: int, du: int, dv: int) -> None:
-        # keep: (H-1, width) over top-left positions; the pair is (y, x+du) ~ (y+1, x+dv)
-        k = keep.reshape(-1).nonzero().squeeze(1)
-        top = (k // width) * W + k % width
-        us.append(flat.index_select(0, top + du))
-        vs.append(flat.index_select(0, top + W + dv))
+    def add(keep: torch.Tensor, du: int, dv: int) -> None:
+        # keep: (H-1, W or W-1) over top-left positions; the pair is (y, x+du) ~ (y+1, x+dv)
+        if keep.shape[1] != W:  # pad to full rows: the flat index is then the pixel's own
+            keep = torch.nn.functional.pad(keep, (0, 1))
+        top = keep.reshape(-1).nonzero().squeeze(1)
+        us.append(flat.index_select(0, top + du if du else top))
+        vs.append(flat.index_select(0, top + (W + dv)))
 
     # vertical: (y, x) ~ (y+1, x); the same run pair as at x-1 when both rows continue their runs
     prev = torch.zeros_like(vj)
     prev[:, 1:] = vj[:, :-1] & hj[:-1] & hj[1:]
-    add(vj & ~prev, W, 0, 0)
+    add(vj & ~prev, 0, 0)
     if len(joins) == 4:
         dr, dl = joins[2], joins[3]
         # down-right at x: (y, x) ~ (y+1, x+1); same pair as at x-1 when (y, x-1)-(y, x) and (y+1, x)-(y+1, x+1) join
         prev = torch.zeros_like(dr)
         prev[:, 1:] = dr[:, :-1] & hj[:-1, :W - 2] & hj[1:, 1:]
-        add(dr & ~prev, W - 1, 0, 1)
+        add(dr & ~prev, 0, 1)
         # down-left at x: (y, x+1) ~ (y+1, x); same pair as at x-1 when (y, x)-(y, x+1) and (y+1, x-1)-(y+1, x) join
         prev = torch.zeros_like(dl)
         prev[:, 1:] = dl[:, :-1] & hj[:-1, 1:] & hj[1:, :W - 2]
-        add(dl & ~prev, W - 1, 1, 0)
+        add(dl & ~prev, 1, 0)
     return (us[0], vs[0]) if len(us) == 1 else (torch.cat(us), torch.cat(vs))
 
 
 def _roots(n: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """``(n,)``: each node's root, the smallest node of its connected component (``u``, ``v``:
-    the edges, int32 or int64)."""
+    the edges, int32 or int64, ``u < v`` in every edge)."""
     parent = torch.arange(n, dtype=u.dtype, device=u.device)
+    # first round: every node is a root, so every edge hooks; u < v (u is on the row above)
+    parent = _jump(parent.index_put_((v,), u))
     while True:
         pu, pv = parent.index_select(0, u), parent.index_select(0, v)
         cross = (pu != pv).nonzero().squeeze(1)
@@ -134,26 +138,31 @@ def _roots(n: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         u, v, pu, pv = (t.index_select(0, cross) for t in (u, v, pu, pv))
         # every pu, pv is a root (pointers were fully jumped): hook the larger onto a smaller one
         # (any of them: which write wins does not matter, the smallest root wins in the end)
-        parent.index_put_((torch.maximum(pu, pv),), torch.minimum(pu, pv))
-        while True:
-            jumped = parent.index_select(0, parent)
-            if torch.equal(jumped, parent):
-                break
-            parent = jumped
+        parent = _jump(parent.index_put_((torch.maximum(pu, pv),), torch.minimum(pu, pv)))
+
+
+def _jump(parent: torch.Tensor) -> torch.Tensor:
+    """Pointer jumping until every node points at a root."""
+    while True:
+        jumped = parent.index_select(0, parent)
+        if torch.equal(jumped, parent):
+            return parent
+        parent = jumped
 
 
 def _stats(image: torch.Tensor, labels: torch.Tensor, run_label: torch.Tensor, run_start: torch.Tensor,
-           count: int, tolerance: float, first: torch.Tensor | None = None) -> RegionStats:
-    """Area, box and centroid from the runs (a run is one row segment); the mean color from the
-    pixels, or at tolerance 0 (one color per region) from each region's first pixel.
-    ``first``: ``(count,)`` each label's first pixel (raster index) when the caller knows it."""
+           run_length: torch.Tensor, count: int, tolerance: float, first: torch.Tensor | None = None) -> RegionStats:
+    """Area, box and centroid from the runs (a run is one row segment: its first pixel's raster
+    index and its length); the mean color from the pixels, or at tolerance 0 (one color per
+    region) from each region's first pixel. ``first``: ``(count,)`` each label's first pixel
+    (raster index) when the caller knows it."""
     C, H, W = image.shape
     n = count + 1
     f64, i64 = torch.float64, torch.int64
     dev = image.device
     lab = run_label.to(i64)
     start = run_start.to(i64)
-    length = torch.diff(start, append=torch.tensor([H * W], device=dev))
+    length = run_length.to(i64)
     y = start // W
     x0 = start - y * W
     x1 = x0 + length - 1
@@ -186,6 +195,7 @@ def _stats(image: torch.Tensor, labels: torch.Tensor, run_label: torch.Tensor, r
 def label_regions(
     image: np.ndarray | torch.Tensor, tolerance: float = 0.0, connectivity: int = 4, min_size: int = 0,
     device: torch.device | str | None = None, stats: bool = True,
+    background: float | Sequence[float] | None = None,
 ) -> Segmentation:
     """Contiguous regions of like color.
 
@@ -193,8 +203,11 @@ def label_regions(
     real dtype, compared on its own scale (0-255 for uint8 RGB). ``tolerance``: the largest
     Euclidean color distance between joined neighbours. ``connectivity``: 4 or 8.
     ``min_size``: regions with fewer pixels get label 0 and are not counted; the others are
-    numbered ``1..N`` in raster order of their first pixel. Returns a :class:`Segmentation`
-    (``labels (H, W) int32`` on the image's device; ``stats=False`` skips the statistics)."""
+    numbered ``1..N`` in raster order of their first pixel. ``background``: a color (one value
+    per channel, or one for all) whose pixels belong to no region and get label 0, like
+    skimage's ``background`` or the zeros of a mask for OpenCV; ``None``: every pixel is in a
+    region. Returns a :class:`Segmentation` (``labels (H, W) int32`` on the image's device;
+    ``stats=False`` skips the statistics)."""
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
     if not tolerance >= 0:
@@ -203,27 +216,66 @@ def label_regions(
         raise ValueError(f"min_size must be >= 0, got {min_size}")
     x = _as_image(image, device)
     _, H, W = x.shape
+    dev = x.device
     idx = torch.int32 if H * W < 2**31 else torch.int64
     joins = region_joins(x, tolerance, connectivity)
-    starts = torch.ones((H, W), dtype=torch.bool, device=x.device)
-    starts[:, 1:] = ~joins[0]
-    run = (torch.cumsum(starts.reshape(-1), 0, dtype=idx) - 1).reshape(H, W)  # raster order
-    n_runs = int(run[-1, -1]) + 1
+    fg = _foreground(x, background)
+    if fg is not None:  # no joins into or out of the background
+        joins[0] = joins[0] & fg[:, 1:] & fg[:, :-1]
+        joins[1] = joins[1] & fg[1:] & fg[:-1]
+        if connectivity == 8:
+            joins[2] = joins[2] & fg[1:, 1:] & fg[:-1, :-1]
+            joins[3] = joins[3] & fg[1:, :-1] & fg[:-1, 1:]
+    starts = torch.ones((H, W), dtype=torch.bool, device=dev) if fg is None else fg.clone()
+    starts[:, 1:] &= ~joins[0]
+    # runs numbered 1..n in raster order (0: a node no edge touches, left before the first run)
+    run = torch.cumsum(starts.reshape(-1), 0, dtype=idx).reshape(H, W)
+    n_runs = int(run[-1, -1])
     u, v = _run_edges(run, joins)
-    root = _roots(n_runs, u, v)
-    is_root = root == torch.arange(n_runs, dtype=idx, device=x.device)
+    root = _roots(n_runs + 1, u, v)
+    is_root = root == torch.arange(n_runs + 1, dtype=idx, device=dev)
+    is_root[0] = False
     run_start = starts.reshape(-1).nonzero().squeeze(1)
+    if fg is None:
+        run_length = torch.diff(run_start, append=torch.tensor([H * W], device=dev))
+    else:
+        ends = fg.clone()
+        ends[:, :-1] &= ~joins[0]
+        run_length = ends.reshape(-1).nonzero().squeeze(1) - run_start + 1
     if min_size > 1:
-        length = torch.diff(run_start, append=torch.tensor([H * W], device=x.device))
-        area = torch.zeros(n_runs, dtype=torch.int64, device=x.device).index_add_(0, root.to(torch.int64), length)
+        area = torch.zeros(n_runs + 1, dtype=torch.int64, device=dev).index_add_(
+            0, root[1:].to(torch.int64), run_length)
         is_root &= area >= min_size
     number = torch.cumsum(is_root, 0, dtype=torch.int32) * is_root  # label of each kept root, 0 elsewhere
     run_label = number.index_select(0, root)
     labels = run_label.index_select(0, run.reshape(-1)).reshape(H, W)
+    if fg is not None:
+        labels.masked_fill_(~fg, 0)
     count = int(is_root.sum())
-    first = run_start.index_select(0, is_root.nonzero().squeeze(1)) if stats else None  # a root is its region's first run
-    return Segmentation(labels=labels, count=count,
-                        stats=_stats(x, labels, run_label, run_start, count, tolerance, first) if stats else None)
+    # a root is its region's first run
+    first = run_start.index_select(0, is_root.nonzero().squeeze(1) - 1) if stats else None
+    return Segmentation(labels=labels, count=count, stats=_stats(
+        x, labels, run_label[1:], run_start, run_length, count, tolerance, first) if stats else None)
+
+
+def _foreground(x: torch.Tensor, background: float | Sequence[float] | None) -> torch.Tensor | None:
+    """``(H, W) bool``: the pixels of ``x (C, H, W)`` whose color is not ``background``."""
+    if background is None:
+        return None
+    values = np.atleast_1d(np.asarray(background, dtype=np.float64))
+    if values.ndim != 1 or len(values) not in (1, x.shape[0]):
+        raise ValueError(f"background must be one value or one per channel ({x.shape[0]}), got {background!r}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"background must be finite, got {background!r}")
+    if len(values) == 1:
+        values = np.repeat(values, x.shape[0])
+    bg = torch.tensor(values, dtype=torch.float64).to(x.dtype)
+    if not torch.equal(bg.to(torch.float64), torch.tensor(values, dtype=torch.float64)):
+        raise ValueError(f"background {background!r} is not a value of this image's dtype ({x.dtype})")
+    bg = bg.to(x.device)
+    if x.shape[0] == 1:
+        return x[0] != bg[0]
+    return (x != bg[:, None, None]).any(dim=0)
 
 
 def region_stats(image: np.ndarray | torch.Tensor, labels: torch.Tensor, count: int) -> RegionStats:
@@ -241,7 +293,8 @@ def region_stats(image: np.ndarray | torch.Tensor, labels: torch.Tensor, count: 
     starts[:, 1:] = labels[:, 1:] != labels[:, :-1]
     run_start = starts.reshape(-1).nonzero().squeeze(1)
     run_label = flat.index_select(0, run_start)
-    return _stats(x, labels, run_label, run_start, count, tolerance=1.0)  # tolerance > 0: per-pixel mean colors
+    run_length = torch.diff(run_start, append=torch.tensor([H * W], device=x.device))
+    return _stats(x, labels, run_label, run_start, run_length, count, tolerance=1.0)  # tolerance > 0: per-pixel mean colors
 
 
 class LabelRegions(torch.nn.Module):
