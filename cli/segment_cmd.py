@@ -16,6 +16,9 @@ def segment_command(
                                     help="Largest RGB distance (0-255) between joined neighbours; 0: identical colors."),
     connectivity: int = typer.Option(4, "--connectivity", "-c", help="4 or 8 neighbours."),
     min_size: int = typer.Option(0, "--min-size", min=0, help="Regions smaller than this get label 0."),
+    background: str | None = typer.Option(None, "--background", "-b", help=(
+        "A color whose pixels belong to no region (label 0), e.g. white, 0,0,0 or #ffffff: "
+        "the page behind the shapes, the zeros of a mask.")),
     method: str = typer.Option("components", "--method", help="components, or chan-vese for smooth grayscale images."),
     labels_out: Path | None = typer.Option(None, "--labels-out", help="Write the labels: .npy, int32 (H, W)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write an overlay PNG, one color per region."),
@@ -30,7 +33,8 @@ def segment_command(
     from lookalike.models.segment_files import segment_file
 
     rep = segment_file(image, tolerance=tolerance, connectivity=connectivity, min_size=min_size, method=method,
-                       labels_out=labels_out, overlay_out=out, device=device)
+                       labels_out=labels_out, overlay_out=out, device=device,
+                       background=background)
     if json_out:
         print_json({"count": rep.count, "regions": [
             {"label": r.label, "area": r.area, "box": list(r.box), "color": list(r.color), "centroid": list(r.centroid)}

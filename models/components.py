@@ -91,6 +91,14 @@ def region_joins(image: torch.Tensor, tolerance: float, connectivity: int) -> li
     return out
 
 
+def _flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
+    """The raster indices (int64) of the true entries of a bool tensor; on CPU through numpy,
+    whose ``flatnonzero`` is several times faster than ``torch.nonzero`` there."""
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return mask.reshape(-1).nonzero().squeeze(1)
+
+
 def _run_edges(run: torch.Tensor, joins: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Edges ``(u, v)`` between runs of adjacent rows, one per side-by-side stretch of joins."""
     hj, vj = joins[0], joins[1]
@@ -102,7 +110,7 @@ def _run_edges(run: torch.Tensor, joins: list[torch.Tensor]) -> tuple[torch.Tens
         # keep: (H-1, W or W-1) over top-left positions; the pair is (y, x+du) ~ (y+1, x+dv)
         if keep.shape[1] != W:  # pad to full rows: the flat index is then the pixel's own
             keep = torch.nn.functional.pad(keep, (0, 1))
-        top = keep.reshape(-1).nonzero().squeeze(1)
+        top = _flat_nonzero(keep)
         us.append(flat.index_select(0, top + du if du else top))
         vs.append(flat.index_select(0, top + (W + dv)))
 
@@ -131,7 +139,7 @@ def _roots(n: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     parent = _jump(parent.index_put_((v,), u))
     while True:
         pu, pv = parent.index_select(0, u), parent.index_select(0, v)
-        cross = (pu != pv).nonzero().squeeze(1)
+        cross = _flat_nonzero(pu != pv)
         if not cross.numel():
             return parent
         # edges inside one component stay inside: drop them
@@ -231,17 +239,19 @@ def label_regions(
     # runs numbered 1..n in raster order (0: a node no edge touches, left before the first run)
     run = torch.cumsum(starts.reshape(-1), 0, dtype=idx).reshape(H, W)
     n_runs = int(run[-1, -1])
+    if fg is not None:
+        run = run * fg  # background pixels: node 0, label 0
     u, v = _run_edges(run, joins)
     root = _roots(n_runs + 1, u, v)
     is_root = root == torch.arange(n_runs + 1, dtype=idx, device=dev)
     is_root[0] = False
-    run_start = starts.reshape(-1).nonzero().squeeze(1)
+    run_start = _flat_nonzero(starts)
     if fg is None:
         run_length = torch.diff(run_start, append=torch.tensor([H * W], device=dev))
     else:
         ends = fg.clone()
         ends[:, :-1] &= ~joins[0]
-        run_length = ends.reshape(-1).nonzero().squeeze(1) - run_start + 1
+        run_length = _flat_nonzero(ends) - run_start + 1
     if min_size > 1:
         area = torch.zeros(n_runs + 1, dtype=torch.int64, device=dev).index_add_(
             0, root[1:].to(torch.int64), run_length)
@@ -249,11 +259,9 @@ def label_regions(
     number = torch.cumsum(is_root, 0, dtype=torch.int32) * is_root  # label of each kept root, 0 elsewhere
     run_label = number.index_select(0, root)
     labels = run_label.index_select(0, run.reshape(-1)).reshape(H, W)
-    if fg is not None:
-        labels.masked_fill_(~fg, 0)
     count = int(is_root.sum())
     # a root is its region's first run
-    first = run_start.index_select(0, is_root.nonzero().squeeze(1) - 1) if stats else None
+    first = run_start.index_select(0, _flat_nonzero(is_root) - 1) if stats else None
     return Segmentation(labels=labels, count=count, stats=_stats(
         x, labels, run_label[1:], run_start, run_length, count, tolerance, first) if stats else None)
 
@@ -291,7 +299,7 @@ def region_stats(image: np.ndarray | torch.Tensor, labels: torch.Tensor, count: 
         raise ValueError(f"labels must lie in 0..{count}")
     starts = torch.ones((H, W), dtype=torch.bool, device=x.device)
     starts[:, 1:] = labels[:, 1:] != labels[:, :-1]
-    run_start = starts.reshape(-1).nonzero().squeeze(1)
+    run_start = _flat_nonzero(starts)
     run_label = flat.index_select(0, run_start)
     run_length = torch.diff(run_start, append=torch.tensor([H * W], device=x.device))
     return _stats(x, labels, run_label, run_start, run_length, count, tolerance=1.0)  # tolerance > 0: per-pixel mean colors

@@ -11,6 +11,7 @@ import numpy as np
 
 from lookalike.indexer.errors import QueryError
 
+from .frame_files import parse_color
 from .image_files import save_pixels
 from .video import Path_
 
@@ -46,11 +47,13 @@ def _overlay(pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def segment_file(
     image: Path_, tolerance: float = 0.0, connectivity: int = 4, min_size: int = 0, method: str = "components",
     labels_out: Path_ | None = None, overlay_out: Path_ | None = None, device: str | None = None,
+    background: str | tuple[int, int, int] | None = None,
 ) -> SegmentReport:
     """Regions of ``image``: ``components`` joins neighbours within ``tolerance`` (Euclidean RGB,
     0-255); ``chan-vese`` splits a smooth grayscale image in two phases first, then labels the
     connected parts of each phase. Writes ``labels_out`` (.npy, int32 (H, W)) and
-    ``overlay_out`` (PNG) when given."""
+    ``overlay_out`` (PNG) when given. ``background``: a color (``"white"``, ``"255,255,255"``,
+    ``#ffffff`` or an RGB tuple) whose pixels belong to no region (label 0); components only."""
     from lookalike.indexer.loading import load_input, luma
 
     from .chan_vese import chan_vese
@@ -62,9 +65,12 @@ def segment_file(
         raise QueryError(f"--connectivity must be 4 or 8, got {connectivity}")
     if tolerance < 0 or min_size < 0:
         raise QueryError("--tolerance and --min-size must be >= 0")
+    if background is not None and method != "components":
+        raise QueryError("--background applies to --method components only")
+    bg = parse_color(background) if isinstance(background, str) else background
     pixels = load_input(image).pixels
     if method == "components":
-        seg = label_regions(pixels, tolerance, connectivity, min_size, device=device)
+        seg = label_regions(pixels, tolerance, connectivity, min_size, device=device, background=bg)
         labels, stats = seg.labels, seg.stats
     else:
         phase = chan_vese(luma(pixels), device=device)

@@ -151,3 +151,20 @@ def test_segment_cli_json_labels_and_overlay(tmp_path):
     assert r.exit_code == 2 and "connectivity" in r.output
     r = _run("segment", tmp_path / "s.png", "--method", "chan-vese", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["count"] >= 2
+
+
+def test_segment_cli_background_leaves_the_page_out(tmp_path):
+    img = np.full((10, 12, 3), 255, np.uint8)
+    img[2:5, 3:8] = (200, 10, 10)
+    img[7, 0] = (9, 9, 9)
+    Image.fromarray(img).save(tmp_path / "s.png")
+    for color in ("white", "255,255,255", "#ffffff"):
+        r = _run("segment", tmp_path / "s.png", "--background", color, "--json", "--labels-out", tmp_path / "l.npy")
+        assert r.exit_code == 0, r.output
+        obj = json.loads(r.stdout)
+        assert obj["count"] == 2 and [g["area"] for g in obj["regions"]] == [15, 1]
+        assert (np.load(tmp_path / "l.npy")[img.min(axis=2) == 255] == 0).all()
+    r = _run("segment", tmp_path / "s.png", "--background", "no-such-color")
+    assert r.exit_code != 0 and "not a color" in r.output and "Traceback" not in r.output
+    r = _run("segment", tmp_path / "s.png", "--background", "white", "--method", "chan-vese")
+    assert r.exit_code != 0 and "--background" in r.output and "Traceback" not in r.output

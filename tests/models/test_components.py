@@ -19,16 +19,18 @@ def color_code(img: np.ndarray) -> np.ndarray:
     return img[..., 0] * 65536 + img[..., 1] * 256 + img[..., 2]
 
 
-def flood_fill_labels(img: np.ndarray, tol: float, conn: int) -> np.ndarray:
-    """The reference: breadth-first flood fill in raster order, joining neighbours within tol."""
+def flood_fill_labels(img: np.ndarray, tol: float, conn: int, background=None) -> np.ndarray:
+    """The reference: breadth-first flood fill in raster order, joining neighbours within tol
+    (pixels of the background color, when given, stay 0)."""
     h, w = img.shape[:2]
     px = img.astype(np.float64).reshape(h, w, -1)
     out = np.zeros((h, w), np.int32)
+    done = np.zeros((h, w), bool) if background is None else (px == np.asarray(background, np.float64)).all(axis=2)
     steps = [(0, 1), (1, 0), (0, -1), (-1, 0)] + ([(1, 1), (1, -1), (-1, 1), (-1, -1)] if conn == 8 else [])
     n = 0
     for y0 in range(h):
         for x0 in range(w):
-            if out[y0, x0]:
+            if out[y0, x0] or done[y0, x0]:
                 continue
             n += 1
             out[y0, x0] = n
@@ -37,7 +39,7 @@ def flood_fill_labels(img: np.ndarray, tol: float, conn: int) -> np.ndarray:
                 y, x = todo.popleft()
                 for dy, dx in steps:
                     yy, xx = y + dy, x + dx
-                    if 0 <= yy < h and 0 <= xx < w and not out[yy, xx] \
+                    if 0 <= yy < h and 0 <= xx < w and not out[yy, xx] and not done[yy, xx] \
                             and np.sqrt(((px[y, x] - px[yy, xx]) ** 2).sum()) <= tol:
                         out[yy, xx] = n
                         todo.append((yy, xx))
@@ -62,6 +64,52 @@ def test_tolerance_chains_like_a_flood_fill(seed, h, w, tol, conn):
     rng = np.random.default_rng(seed)
     img = np.cumsum(rng.integers(-8, 9, (h, w, 3)), axis=1).clip(0, 255).astype(np.uint8)  # ramps: chains matter
     assert np.array_equal(label_regions(img, tol, conn).labels.numpy(), flood_fill_labels(img, tol, conn))
+    bg = img[h // 2, w // 2]  # near colors join each other, never the background
+    assert np.array_equal(label_regions(img, tol, conn, background=bg).labels.numpy(),
+                          flood_fill_labels(img, tol, conn, background=bg))
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 24), w=st.integers(1, 24), colors=st.integers(1, 4),
+       conn=st.sampled_from([4, 8]), min_size=st.sampled_from([0, 2, 3]))
+def test_background_color_is_left_out_like_skimage(seed, h, w, colors, conn, min_size):
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, colors, (h, w, 3)).astype(np.uint8)
+    bg = [int(v) for v in img[rng.integers(h), rng.integers(w)]]
+    code = color_code(img)
+    ref = sk_label(code + 1, background=int(color_code(np.array(bg))) + 1, connectivity=1 if conn == 4 else 2)
+    if min_size:  # skimage has no min_size: drop the small regions and renumber in order
+        area = np.bincount(ref.ravel())
+        keep = (area >= min_size) & (np.arange(len(area)) > 0)
+        ref = (np.cumsum(keep) * keep)[ref]
+    seg = label_regions(img, 0, conn, min_size=min_size, background=bg)
+    labels = seg.labels.numpy()
+    assert np.array_equal(labels, ref)
+    assert seg.count == ref.max() and (labels[code == color_code(np.array(bg))] == 0).all()
+    assert seg.stats.area.tolist() == np.bincount(labels.ravel(), minlength=seg.count + 1)[1:].tolist()
+
+
+@pytest.mark.parametrize("conn", [4, 8])
+def test_background_zero_gives_opencv_labels_and_stats(conn):
+    img = (np.random.default_rng(conn).random((70, 90)) < 0.45).astype(np.uint8)
+    seg = label_regions(img, 0, conn, background=0)
+    n, cv_labels, cv_stats, cv_cent = cv2.connectedComponentsWithStats(img, connectivity=conn)
+    labels = seg.labels.numpy()
+    assert seg.count == n - 1 and np.array_equal(labels == 0, img == 0)
+    # OpenCV numbers 8-connected regions in its own order: match them through their first pixel
+    first = [np.argmax(labels.ravel() == i + 1) for i in range(seg.count)]
+    j = cv_labels.ravel()[first]
+    assert np.array_equal(seg.stats.area, cv_stats[j, 4]) and np.array_equal(seg.stats.box, cv_stats[j, :4])
+    assert np.allclose(seg.stats.centroid, cv_cent[j]) and np.allclose(seg.stats.color, 1.0)
+
+
+def test_background_that_the_image_cannot_hold_is_an_error():
+    img = np.zeros((3, 3, 3), np.uint8)
+    for bad in (300, -1, 0.5, float("nan"), [0, 0]):
+        with pytest.raises(ValueError, match="background"):
+            label_regions(img, background=bad)
+    assert label_regions(img, background=(0, 0, 0)).count == 0
+    assert label_regions(img, background=1).count == 1
 
 
 def test_tolerance_on_float_images_uses_their_scale():
