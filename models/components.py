@@ -229,11 +229,7 @@ def label_regions(
     joins = region_joins(x, tolerance, connectivity)
     fg = _foreground(x, background)
     if fg is not None:  # no joins into or out of the background
-        joins[0] = joins[0] & fg[:, 1:] & fg[:, :-1]
-        joins[1] = joins[1] & fg[1:] & fg[:-1]
-        if connectivity == 8:
-            joins[2] = joins[2] & fg[1:, 1:] & fg[:-1, :-1]
-            joins[3] = joins[3] & fg[1:, :-1] & fg[:-1, 1:]
+        joins = _drop_background(joins, fg, both_sides=tolerance > 0)
     starts = torch.ones((H, W), dtype=torch.bool, device=dev) if fg is None else fg.clone()
     starts[:, 1:] &= ~joins[0]
     # runs numbered 1..n in raster order (0: a node no edge touches, left before the first run)
@@ -264,6 +260,13 @@ def label_regions(
     first = run_start.index_select(0, _flat_nonzero(is_root) - 1) if stats else None
     return Segmentation(labels=labels, count=count, stats=_stats(
         x, labels, run_label[1:], run_start, run_length, count, tolerance, first) if stats else None)
+
+
+def _drop_background(joins: list[torch.Tensor], fg: torch.Tensor, both_sides: bool) -> list[torch.Tensor]:
+    """``joins`` (see :func:`region_joins`) left only between two foreground pixels. At
+    tolerance 0 joined pixels share one color, so testing one side is enough."""
+    ends = [(fg[:, 1:], fg[:, :-1]), (fg[1:], fg[:-1]), (fg[1:, 1:], fg[:-1, :-1]), (fg[1:, :-1], fg[:-1, 1:])]
+    return [j & a & b if both_sides else j & a for j, (a, b) in zip(joins, ends)]
 
 
 def _foreground(x: torch.Tensor, background: float | Sequence[float] | None) -> torch.Tensor | None:
