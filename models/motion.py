@@ -68,12 +68,14 @@ def warp_translate(images: torch.Tensor, shifts: torch.Tensor, size: tuple[int, 
     T, C, H, W = images.shape
     Ho, Wo = size or (H, W)
     dev, dt = images.device, images.dtype
-    ys = torch.arange(Ho, device=dev, dtype=torch.float64)[None, :, None] - offset[0] - shifts[:, 0, None, None].to(dev)
-    xs = torch.arange(Wo, device=dev, dtype=torch.float64)[None, None, :] - offset[1] - shifts[:, 1, None, None].to(dev)
-    ys, xs = torch.broadcast_tensors(ys, xs)
-    grid = torch.stack([(2 * xs + 1) / W - 1, (2 * ys + 1) / H - 1], dim=-1).to(dt)  # align_corners=False
+    # a translation: the sampled row depends on (t, y) only, the column on (t, x) only
+    ys = torch.arange(Ho, device=dev, dtype=torch.float64)[None, :] - offset[0] - shifts[:, 0, None].to(dev)
+    xs = torch.arange(Wo, device=dev, dtype=torch.float64)[None, :] - offset[1] - shifts[:, 1, None].to(dev)
+    grid = torch.empty((T, Ho, Wo, 2), dtype=dt, device=dev)
+    grid[..., 0] = ((2 * xs + 1) / W - 1).to(dt)[:, None, :]  # align_corners=False
+    grid[..., 1] = ((2 * ys + 1) / H - 1).to(dt)[:, :, None]
     out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    valid = (ys > -1e-6) & (ys < H - 1 + 1e-6) & (xs > -1e-6) & (xs < W - 1 + 1e-6)
+    valid = ((ys > -1e-6) & (ys < H - 1 + 1e-6))[:, :, None] & ((xs > -1e-6) & (xs < W - 1 + 1e-6))[:, None, :]
     return out, valid[:, None]
 
 
@@ -90,42 +92,54 @@ def _blur(g: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def refine_shifts(
     frames: torch.Tensor, shifts: torch.Tensor, reference: int = 0, weight: torch.Tensor | None = None,
-    iterations: int = 30, sigma: float = 1.5,
+    iterations: int = 30, sigma: float = 1.5, tol: float = 1e-3,
 ) -> torch.Tensor:
     """Gauss-Newton (Lucas-Kanade) refinement of global shifts ``(T, 2)``: each frame is warped
     back onto the reference and the shift corrected by the least-squares step, with a Huber
-    weight so that what does not follow the motion (a static overlay) loses its vote."""
-    g = _blur(_gray(frames), sigma).to(torch.float64)
+    weight (scale: the frame's median absolute residual) so that what does not follow the motion
+    (a static overlay) loses its vote. A frame stops once its step is below ``tol`` pixels;
+    images in float32, the normal equations summed in float64."""
+    g = _blur(_gray(frames), sigma)
     T, H, W = g.shape
     ref = g[reference]
     d = shifts.to(torch.float64).clone()
-    base_w = torch.ones((H, W), dtype=torch.float64, device=g.device) if weight is None else weight.to(torch.float64)
+    base_w = torch.ones((H, W), dtype=g.dtype, device=g.device) if weight is None else weight.to(g)
+    inner = torch.zeros((H, W), dtype=torch.bool, device=g.device)
+    inner[1:-1, 1:-1] = True  # where central differences exist
+    active = torch.ones(T, dtype=torch.bool, device=g.device)
+    active[reference] = False
     for _ in range(iterations):
+        idx = active.nonzero().squeeze(1)
+        if not idx.numel():
+            break
         # aligned[t](y, x) = g[t](y + dy, x + dx), which should equal ref(y, x)
-        aligned, valid = warp_translate(g[:, None], -d)
+        aligned, valid = warp_translate(g.index_select(0, idx)[:, None], -d[idx])
         a = aligned[:, 0]
         gy = torch.zeros_like(a)
         gx = torch.zeros_like(a)
         gy[:, 1:-1] = (a[:, 2:] - a[:, :-2]) / 2
         gx[:, :, 1:-1] = (a[:, :, 2:] - a[:, :, :-2]) / 2
-        v = valid[:, 0].clone()
-        v[:, [0, -1]] = False
-        v[:, :, [0, -1]] = False
+        v = valid[:, 0] & inner
         e = a - ref
-        scale = (e[v].abs().median() * 1.4826 + 1e-6) if bool(v.any()) else torch.tensor(1.0, dtype=e.dtype)
-        huber = torch.clamp(2.0 * scale / e.abs().clamp(min=1e-12), max=1.0)
+        err = e.abs()
+        scale = torch.where(v, err, float("nan")).reshape(len(idx), -1).nanmedian(dim=1).values.nan_to_num(1.0)
+        huber = torch.clamp(2.0 * (scale[:, None, None] * 1.4826 + 1e-6) / err.clamp(min=1e-12), max=1.0)
         w = v * base_w * huber
-        a11, a12, a22 = (w * gy * gy).sum((1, 2)), (w * gy * gx).sum((1, 2)), (w * gx * gx).sum((1, 2))
-        b1, b2 = -(w * gy * e).sum((1, 2)), -(w * gx * e).sum((1, 2))
+        wgy, wgx = w * gy, w * gx
+
+        def total(x: torch.Tensor) -> torch.Tensor:
+            return x.sum((1, 2), dtype=torch.float64)
+
+        a11, a12, a22 = total(wgy * gy), total(wgy * gx), total(wgx * gx)
+        b1, b2 = -total(wgy * e), -total(wgx * e)
         det = a11 * a22 - a12 * a12
         ok = det.abs() > 1e-9
-        step_y = torch.where(ok, (a22 * b1 - a12 * b2) / det.where(ok, torch.ones_like(det)), torch.zeros_like(det))
-        step_x = torch.where(ok, (a11 * b2 - a12 * b1) / det.where(ok, torch.ones_like(det)), torch.zeros_like(det))
+        safe = det.where(ok, torch.ones_like(det))
+        step_y = torch.where(ok, (a22 * b1 - a12 * b2) / safe, torch.zeros_like(det))
+        step_x = torch.where(ok, (a11 * b2 - a12 * b1) / safe, torch.zeros_like(det))
         step = torch.stack([step_y, step_x], 1).clamp(-2, 2)
-        step[reference] = 0
-        d = d + step
-        if float(step.abs().max()) < 1e-3:
-            break
+        d[idx] += step
+        active[idx] = step.abs().amax(dim=1) >= tol
     return d
 
 
