@@ -11,9 +11,7 @@ Usage: python bench/background.py [--videos 6] [--frames 60] [--photos DIR]
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import median, table  # noqa: E402
-from synthetic_video import decode, encode, load_photo, moving_objects  # noqa: E402
+from synthetic_video import encoded_videos, load_photo, moving_objects, video_bench_args  # noqa: E402
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -39,54 +37,42 @@ def mog2(frames: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--videos", type=int, default=6)
-    ap.add_argument("--frames", type=int, default=60)
-    ap.add_argument("--seed", type=int, default=200)
-    ap.add_argument("--photos", default=str(Path(__file__).resolve().parents[1] / "../shared/data/photos"))
-    args = ap.parse_args()
+    args = video_bench_args(videos=6, seed=200, frames=60)
     import torch
 
     from lookalike.models import BackgroundStream, estimate_background
 
-    photos = sorted(p for p in Path(args.photos).rglob("*.jpg"))
-    if not photos:
-        sys.exit(f"no photos under {args.photos}")
+    def make(photo: Path, rng: np.random.Generator) -> tuple[np.ndarray, tuple[np.ndarray, float]]:
+        frames, truth = moving_objects(load_photo(photo, 640, 360), args.frames, rng)
+        return frames, (truth, float((frames != truth[None]).any(axis=3).mean(axis=0).max()))
+
     methods = ["lookalike (median)", "lookalike (streamed, base 16)", "numpy median", "OpenCV MOG2"]
     scores: dict[str, list[float]] = {m: [] for m in methods}
     times: dict[str, list[float]] = {m: [] for m in methods}
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for k in range(args.videos):
-            seed = args.seed + k
-            rng = np.random.default_rng(seed)
-            photo = load_photo(photos[(seed * 11) % len(photos)], 640, 360)
-            frames, truth = moving_objects(photo, args.frames, rng)
-            path = Path(tmp) / f"v{seed}.mp4"
-            encode(frames, path, crf=23)
-            video = decode(path)
+    for seed, _, video, (truth, covered) in encoded_videos(args, make, photo_step=11, crf=23):
 
-            def streamed() -> np.ndarray:
-                s = BackgroundStream(base=16)
-                for f in video:
-                    s.update(f)
-                return s.result().permute(1, 2, 0).numpy()
+        def streamed() -> np.ndarray:
+            s = BackgroundStream(base=16)
+            for f in video:
+                s.update(f)
+            return s.result().permute(1, 2, 0).numpy()
 
-            runs = {
-                methods[0]: lambda: estimate_background(video).permute(1, 2, 0).numpy(),
-                methods[1]: streamed,
-                methods[2]: lambda: np.median(video, axis=0),
-                methods[3]: lambda: mog2(video),
-            }
-            row = [str(seed), f"{(frames != truth[None]).any(axis=3).mean(axis=0).max():.2f}"]
-            for name, fn in runs.items():
-                t = time.perf_counter()
-                est = fn()
-                times[name].append(time.perf_counter() - t)
-                est = np.clip(np.round(est), 0, 255).astype(np.uint8)
-                scores[name].append(psnr(est, truth))
-                row.append(f"{scores[name][-1]:.2f}")
-            rows.append(row)
+        runs = {
+            methods[0]: lambda: estimate_background(video).permute(1, 2, 0).numpy(),
+            methods[1]: streamed,
+            methods[2]: lambda: np.median(video, axis=0),
+            methods[3]: lambda: mog2(video),
+        }
+        row = [str(seed), f"{covered:.2f}"]
+        for name, fn in runs.items():
+            t = time.perf_counter()
+            est = fn()
+            times[name].append(time.perf_counter() - t)
+            est = np.clip(np.round(est), 0, 255).astype(np.uint8)
+            scores[name].append(psnr(est, truth))
+            row.append(f"{scores[name][-1]:.2f}")
+        rows.append(row)
     del torch
     print(f"{args.videos} videos, {args.frames} frames of 640x360 with 6 moving objects, crf 23; PSNR in dB")
     print(table(rows, ["seed", "most frames covered"] + methods))

@@ -16,9 +16,7 @@ Usage: python bench/static_layer.py [--videos 16] [--photos DIR]
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import median, table  # noqa: E402
-from synthetic_video import decode, encode, load_photo, overlay_pan  # noqa: E402
+from synthetic_video import encoded_videos, load_photo, overlay_pan, video_bench_args  # noqa: E402
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -56,39 +54,26 @@ def baselines(frames: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--videos", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=100)
-    ap.add_argument("--crf", type=int, default=30)
-    ap.add_argument("--photos", default=str(Path(__file__).resolve().parents[1] / "../shared/data/photos"))
-    args = ap.parse_args()
+    args = video_bench_args(videos=16, seed=100, crf=30)
     from lookalike.models.static_overlay import static_layer
 
-    photos = sorted(p for p in Path(args.photos).rglob("*.jpg"))
-    if not photos:
-        sys.exit(f"no photos under {args.photos}")
+    def make(photo: Path, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        frames, truth, _ = overlay_pan(load_photo(photo, 760, 420), 24, rng)
+        return frames, truth
+
     scores: dict[str, list[float]] = {}
     rows = []
     times = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for k in range(args.videos):
-            seed = args.seed + k
-            rng = np.random.default_rng(seed)
-            photo = load_photo(photos[(seed * 7) % len(photos)], 760, 420)
-            frames, truth, _ = overlay_pan(photo, 24, rng)
-            path = Path(tmp) / f"v{seed}.mp4"
-            encode(frames, path, crf=args.crf)
-            decoded = decode(path)
-            t = time.perf_counter()
-            res = static_layer(decoded)
-            times.append(time.perf_counter() - t)
-            mask = res.mask.numpy()
-            got = {"lookalike static_layer": iou(mask, truth), **baselines(decoded, truth)}
-            for name, v in got.items():
-                scores.setdefault(name, []).append(v)
-            travel = (res.shifts.amax(0) - res.shifts.amin(0)).numpy()
-            rows.append([str(seed), photos[(seed * 7) % len(photos)].name, f"{travel[1]:.1f}, {travel[0]:.1f}"]
-                        + [f"{v:.3f}" for v in got.values()])
+    for seed, photo, decoded, truth in encoded_videos(args, make, photo_step=7, crf=args.crf):
+        t = time.perf_counter()
+        res = static_layer(decoded)
+        times.append(time.perf_counter() - t)
+        mask = res.mask.numpy()
+        got = {"lookalike static_layer": iou(mask, truth), **baselines(decoded, truth)}
+        for name, v in got.items():
+            scores.setdefault(name, []).append(v)
+        travel = (res.shifts.amax(0) - res.shifts.amin(0)).numpy()
+        rows.append([str(seed), photo.name, f"{travel[1]:.1f}, {travel[0]:.1f}"] + [f"{v:.3f}" for v in got.values()])
     names = list(scores)
     print(f"{args.videos} videos, 24 frames of 640x360, crf {args.crf}; mask IoU against the true overlay")
     print(table(rows, ["seed", "photo", "pan (x, y px)"] + names))

@@ -12,6 +12,10 @@ operators see real compression.
 
 from __future__ import annotations
 
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +149,34 @@ def overlay_pan(photo: np.ndarray, frames: int, rng: np.random.Generator, size=(
         comp = layer[..., :3] * layer[..., 3:] + bg * (1 - layer[..., 3:])
         out[t] = np.clip(np.round(comp * 255), 0, 255).astype(np.uint8)
     return out, truth, layer
+
+
+def video_bench_args(videos: int, seed: int, **extra: int) -> argparse.Namespace:
+    """The options every synthetic-video benchmark takes: ``--videos``, ``--seed`` (the first
+    video's), ``--photos``, plus ``extra`` integer options with their defaults."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--videos", type=int, default=videos)
+    ap.add_argument("--seed", type=int, default=seed)
+    for name, default in extra.items():
+        ap.add_argument(f"--{name}", type=int, default=default)
+    ap.add_argument("--photos", default=str(Path(__file__).resolve().parents[1] / "../shared/data/photos"))
+    return ap.parse_args()
+
+
+def encoded_videos(args: argparse.Namespace, make: Callable[[Path, np.random.Generator], tuple[np.ndarray, object]],
+                   photo_step: int, crf: int) -> Iterator[tuple[int, Path, np.ndarray, object]]:
+    """For each of ``args.videos`` seeds from ``args.seed``: the photo (the ``seed * photo_step``-th
+    JPEG under ``args.photos``, cyclically), the frames ``make(photo, rng)`` returns with its
+    truth, encoded with libx264 at ``crf`` and decoded back. Yields ``(seed, photo, decoded,
+    truth)``; exits with a message when there are no photos."""
+    photos = sorted(p for p in Path(args.photos).rglob("*.jpg"))
+    if not photos:
+        sys.exit(f"no photos under {args.photos}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(args.videos):
+            seed = args.seed + k
+            photo = photos[(seed * photo_step) % len(photos)]
+            frames, truth = make(photo, np.random.default_rng(seed))
+            path = Path(tmp) / f"v{seed}.mp4"
+            encode(frames, path, crf=crf)
+            yield seed, photo, decode(path), truth
