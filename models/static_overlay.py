@@ -243,6 +243,8 @@ def static_layer(
                         fit.c / alpha.clamp(min=1e-3)[None]).clamp(0, 255)
     # pass 1 compared the candidate areas with themselves; pass 2 tested the part the pan uncovered
     mask, alpha, color = _fill_holes(holes, x, pred2, valid2, mask, alpha, color)
+    mask, alpha, color = _extend_panels(x, shifts, mask, alpha, color, reach=int(np.ceil(span)) + 4,
+                                        sensitivity=sensitivity)
     mask = _drop_specks(mask, min_area)
     alpha = torch.where(mask, alpha.clamp(min=0.05), torch.zeros_like(alpha))
     rgba = torch.cat([color / 255 * mask, alpha[None]], dim=0).to(torch.float32)
@@ -339,4 +341,81 @@ def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: t
         alpha[box][fill] = a
         color[(slice(None),) + box][:, fill] = col[:, None]
         mask[box] |= fill
+    return mask, alpha, color
+
+
+def _grow(m: torch.Tensor, r: int) -> torch.Tensor:
+    """``m (H, W) bool`` dilated by ``r`` pixels (a square)."""
+    return F.max_pool2d(m[None, None].float(), 2 * r + 1, 1, r)[0, 0] > 0 if r > 0 else m
+
+
+def _between(on: torch.Tensor, reach: int) -> torch.Tensor:
+    """``(H, W) bool``: pixels with a pixel of ``on`` within ``reach`` on both sides, to the left
+    and right in their row or above and below in their column."""
+    def both_sides(dim: int) -> torch.Tensor:
+        L = on.shape[dim]
+        count = F.pad(torch.cumsum(on.to(torch.int32), dim=dim), (1, 0) if dim == 1 else (0, 0, 1, 0))
+        i = torch.arange(L, device=on.device)
+        at = lambda j: count.index_select(dim, j)  # noqa: E731  on-pixels before position j
+        before = at(i) - at((i - reach).clamp(min=0)) > 0
+        after = at((i + reach + 1).clamp(max=L)) - at(i + 1) > 0
+        return before & after
+
+    return both_sides(1) | both_sides(0)
+
+
+def _extend_panels(x: torch.Tensor, shifts: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor,
+                   color: torch.Tensor, reach: int, sensitivity: float, solid: float = 0.4):
+    """The rest of translucent panels that passes 1 and 2 found in part.
+
+    The part of a panel not found yet was in the panorama, so the background predicted behind
+    it is itself seen through the panel, and the panel seems not to be there. For every solid
+    translucent piece of the layer (opacity between 0.15 and 0.85 inside; it fills at least
+    ``solid`` of its box: a panel, not a ring), one opacity ``a`` and color ``C`` (medians over
+    its inner pixels), a panorama is built without the layer and without anything within
+    ``reach`` of the piece. Each pixel there that this panorama still predicts (the pan showed
+    its scene elsewhere) is tested: ``a C + (1 - a) B`` must explain its frames far better
+    than ``B``. Pixels the pan never showed uncovered, lying between the piece and pixels found
+    that way (within ``reach`` along a row or a column), are inside the panel; so is a found
+    pixel at the piece's edge (where compression blurs) only when it lies between. What
+    connects to the piece is added, with its opacity and color."""
+    trans = mask & (alpha > 0.15) & (alpha < 0.85)
+    inner = trans & ~_grow(~trans, 1)
+    pieces = label_regions(mask.to(torch.uint8), 0, 8, background=0, stats=True)
+    groups = []
+    for i in range(pieces.count):
+        _, _, w, h = (int(v) for v in pieces.stats.box[i])
+        piece = pieces.labels == i + 1
+        core = inner & piece
+        if int(core.sum()) < 50 or pieces.stats.area[i] < solid * w * h:
+            continue
+        groups.append((piece, core, alpha[core].median(), color[:, core].median(dim=1).values))
+    if not groups:
+        return mask, alpha, color
+    zone = torch.zeros_like(mask)
+    for piece, *_ in groups:
+        zone |= _grow(piece, reach)
+    zone &= ~mask
+    C, (H, W) = x.shape[1], mask.shape
+    pano, off = _panorama(x, shifts, _grow(mask, 2) | zone)
+    pred, valid = _predict(pano, shifts, off, (H, W))
+    v = valid.to(x.dtype)
+    n = v.sum(dim=(0, 1))
+    rss_bg = (((x - pred) ** 2) * v).sum(dim=(0, 1))
+    testable = n >= 3
+    if not bool(testable.any()):
+        return mask, alpha, color
+    noise = (rss_bg / (C * n.clamp(min=1)))[testable].median().clamp(min=1.0)
+    mask, alpha, color = mask.clone(), alpha.clone(), color.clone()
+    for piece, core, a, c in groups:
+        near = zone & _grow(piece, reach)
+        rss_layer = (((x - (1 - a) * pred - (a * c)[None, :, None, None]) ** 2) * v).sum(dim=(0, 1))
+        found = near & testable & (rss_layer < 0.5 * rss_bg) & ((rss_bg - rss_layer) / noise > 20.0 / sensitivity)
+        beyond = found & ~_grow(piece, 2)
+        add = (near & (~testable | found) & _between(piece | beyond, reach)) | beyond
+        joined = label_regions((mask | add).to(torch.uint8), 0, 8, background=0, stats=False).labels
+        add &= torch.isin(joined, torch.unique(joined[core]))
+        alpha[add] = a
+        color[:, add] = c[:, None]
+        mask |= add
     return mask, alpha, color
