@@ -365,13 +365,14 @@ def _between(on: torch.Tensor, reach: int) -> torch.Tensor:
 
 
 def _extend_panels(x: torch.Tensor, shifts: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor,
-                   color: torch.Tensor, reach: int, sensitivity: float, solid: float = 0.4):
+                   color: torch.Tensor, reach: int, sensitivity: float, solid: float = 0.4, min_side: int = 16):
     """The rest of translucent panels that passes 1 and 2 found in part.
 
     The part of a panel not found yet was in the panorama, so the background predicted behind
     it is itself seen through the panel, and the panel seems not to be there. For every solid
     translucent piece of the layer (opacity between 0.15 and 0.85 inside; it fills at least
-    ``solid`` of its box: a panel, not a ring), one opacity ``a`` and color ``C`` (medians over
+    ``solid`` of its box, at least ``min_side`` pixels each way: a panel, not a ring, a line or
+    a word), one opacity ``a`` and color ``C`` (medians over
     its inner pixels), a panorama is built without the layer and without anything within
     ``reach`` of the piece. Each pixel there that this panorama still predicts (the pan showed
     its scene elsewhere) is tested: ``a C + (1 - a) B`` must explain its frames far better
@@ -387,7 +388,7 @@ def _extend_panels(x: torch.Tensor, shifts: torch.Tensor, mask: torch.Tensor, al
         _, _, w, h = (int(v) for v in pieces.stats.box[i])
         piece = pieces.labels == i + 1
         core = inner & piece
-        if int(core.sum()) < 50 or pieces.stats.area[i] < solid * w * h:
+        if int(core.sum()) < 50 or min(w, h) < min_side or pieces.stats.area[i] < solid * w * h:
             continue
         groups.append((piece, core, alpha[core].median(), color[:, core].median(dim=1).values))
     if not groups:
@@ -412,7 +413,8 @@ def _extend_panels(x: torch.Tensor, shifts: torch.Tensor, mask: torch.Tensor, al
         rss_layer = (((x - (1 - a) * pred - (a * c)[None, :, None, None]) ** 2) * v).sum(dim=(0, 1))
         found = near & testable & (rss_layer < 0.5 * rss_bg) & ((rss_bg - rss_layer) / noise > 20.0 / sensitivity)
         beyond = found & ~_grow(piece, 2)
-        add = (near & (~testable | found) & _between(piece | beyond, reach)) | beyond
+        around = _grow(piece, reach)
+        add = (near & (~testable | found) & _between((mask & around) | beyond, reach)) | beyond
         joined = label_regions((mask | add).to(torch.uint8), 0, 8, background=0, stats=False).labels
         add &= torch.isin(joined, torch.unique(joined[core]))
         alpha[add] = a
