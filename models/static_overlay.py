@@ -245,7 +245,7 @@ def static_layer(
     mask, alpha, color = _fill_holes(holes, x, pred2, valid2, mask, alpha, color)
     mask, alpha, color = _extend_panels(x, shifts, mask, alpha, color, reach=int(np.ceil(span)) + 4,
                                         sensitivity=sensitivity)
-    mask = _drop_specks(mask, min_area)
+    mask = _drop_specks(_trim_halo(mask, alpha), min_area)
     alpha = torch.where(mask, alpha.clamp(min=0.05), torch.zeros_like(alpha))
     rgba = torch.cat([color / 255 * mask, alpha[None]], dim=0).to(torch.float32)
     return StaticLayer(rgba=rgba, mask=mask, shifts=shifts)
@@ -342,6 +342,16 @@ def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: t
         color[(slice(None),) + box][:, fill] = col[:, None]
         mask[box] |= fill
     return mask, alpha, color
+
+
+def _trim_halo(mask: torch.Tensor, alpha: torch.Tensor, share: float = 0.5, window: int = 5) -> torch.Tensor:
+    """``mask`` without the pixels on its edge whose opacity is under ``share`` of the strongest
+    within ``window``: compression blurs a shape's edge into its surroundings, and an edge
+    pixel's fitted opacity is about the share of it the shape covers times the shape's own (a
+    pixel belongs to the layer when the layer covers at least half of it)."""
+    strongest = F.max_pool2d((alpha * mask)[None, None], window, 1, window // 2)[0, 0]
+    edge = mask & _grow(~mask, 1)
+    return mask & ~(edge & (alpha < share * strongest))
 
 
 def _grow(m: torch.Tensor, r: int) -> torch.Tensor:
