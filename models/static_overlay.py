@@ -18,9 +18,12 @@ fail where the camera pans slowly. What this does instead, using what the video 
    (something moving on its own fits neither). Its opacity ``a`` and color ``C`` come from
    the same least-squares fit; over a flat background, where ``a`` cannot be told, the
    layer is taken as opaque. Steps 2 and 3 repeat once with the layer left out.
-4. **Object-level cleanup.** Specks smaller than ``min_area`` go; areas the panorama never saw
-   uncovered (the inside of a panel wider than the pan) are filled when the layer surrounds
-   them, with the opacity and color of the layer around them.
+4. **Object-level cleanup.** Areas the panorama never saw uncovered (the inside of a panel
+   wider than the pan) are filled when the layer surrounds them, with the opacity and color
+   of the layer around them. The rest of a translucent panel found in part is tested against
+   a panorama that leaves out everything near it (see :func:`_extend_panels`). Edge pixels
+   with under half the opacity of their neighbours (compression's halo) are trimmed, and
+   specks smaller than ``min_area`` go.
 
 The output is an RGBA layer (alpha where static, partial for translucent parts) and the mask.
 A video whose background does not move (static camera) gives no evidence: the result is empty
