@@ -74,3 +74,71 @@ def test_public_name():
     import lookalike.models
 
     assert lookalike.models.static_layer is static_layer  # not shadowed by a submodule of that name
+
+
+def test_between_matches_a_brute_force_scan():
+    import torch
+
+    from lookalike.models.static_overlay import _between
+
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        on = rng.random((int(rng.integers(1, 12)), int(rng.integers(1, 12)))) < 0.2
+        reach = int(rng.integers(1, 5))
+        want = np.zeros_like(on)
+        h, w = on.shape
+        for y in range(h):
+            for x in range(w):
+                row = on[y, max(0, x - reach):x].any() and on[y, x + 1:x + 1 + reach].any()
+                col = on[max(0, y - reach):y, x].any() and on[y + 1:y + 1 + reach, x].any()
+                want[y, x] = row or col
+        assert np.array_equal(_between(torch.from_numpy(on), reach).numpy(), want)
+
+
+def test_trim_halo_drops_faint_edge_pixels_only():
+    import torch
+
+    from lookalike.models.static_overlay import _trim_halo
+
+    mask = torch.zeros((9, 9), dtype=torch.bool)
+    mask[2:7, 2:7] = True
+    alpha = torch.where(mask, 0.6, 0.0)
+    alpha[2, 4] = 0.2  # faint, on the edge: halo
+    alpha[4, 2] = 0.4  # on the edge, over half the shape's opacity: kept
+    alpha[4, 4] = 0.1  # faint but inside: kept
+    kept = _trim_halo(mask, alpha)
+    assert not kept[2, 4] and kept[4, 2] and kept[4, 4]
+    assert int(kept.sum()) == 24
+
+
+def test_extend_panels_finishes_a_panel_found_in_part():
+    """A translucent panel wider than the pan, found but for its right end: the third panorama
+    (everything near the panel left out) sees the scene beyond it, and the rest is between."""
+    import torch
+
+    from lookalike.models.static_overlay import _extend_panels
+
+    h, w, frames, step = 90, 220, 16, 1.2
+    rng = np.random.default_rng(11)
+    src = Image.fromarray(random_image(rng, h + 10, w + 40))
+    panel = np.zeros((h, w), bool)
+    panel[25:65, 20:150] = True
+    color = np.array([30.0, 40.0, 20.0])
+    video = []
+    for t in range(frames):
+        bg = np.asarray(src.transform((w, h), Image.AFFINE, (1, 0, 5 + step * t, 0, 1, 5), resample=Image.BILINEAR),
+                        np.float64)
+        video.append(np.where(panel[..., None], 0.5 * bg + 0.5 * color, bg))
+    x = torch.from_numpy(np.stack(video)).permute(0, 3, 1, 2).float()
+    shifts = torch.tensor([[0.0, -step * t] for t in range(frames)], dtype=torch.float64)
+    shifts -= shifts[frames // 2].clone()
+    found = torch.from_numpy(panel.copy())
+    found[:, 136:] = False  # the right end was not found
+    alpha = torch.where(found, 0.5, 0.0)
+    col = torch.from_numpy(color).float()[:, None, None] * found
+    mask, a, c = _extend_panels(x, shifts, found, alpha, col, reach=int(step * frames) + 4, sensitivity=1.0)
+    mask = mask.numpy()
+    missing = panel & ~found.numpy()
+    assert (mask & missing).sum() > 0.8 * missing.sum()
+    assert (mask & ~panel).sum() < 0.02 * missing.sum()
+    assert abs(float(a[30, 145]) - 0.5) < 1e-6 and torch.allclose(c[:, 30, 145], torch.from_numpy(color).float())
