@@ -64,7 +64,7 @@ def _static_edge_weight(g: torch.Tensor) -> torch.Tensor:
     gx = (g[:, 1:-1, 2:] - g[:, 1:-1, :-2]).abs()
     persistent = F.pad((gy + gx).amin(dim=0), (1, 1, 1, 1))
     strong = persistent > 12.0
-    near = F.max_pool2d(strong[None, None].float(), 7, stride=1, padding=3)[0, 0] > 0
+    near = _grow(strong, 3)
     return (~near).to(torch.float32)
 
 
@@ -164,7 +164,7 @@ def _holes(mask: torch.Tensor, reach: int = 7, max_share: float = 0.25) -> list[
     out: list[tuple[int, int, int, int]] = []
     if not bool(mask.any()):
         return out
-    grown = F.max_pool2d(mask[None, None].float(), 2 * reach + 1, 1, reach)[0, 0] > 0
+    grown = _grow(mask, reach)
     seg = label_regions(grown.to(torch.uint8), 0, 8, stats=False)
     groups = seg.labels.to(torch.int64) * mask  # each layer pixel with the number of its group
     for lab in torch.unique(groups[mask]).tolist():
@@ -236,7 +236,7 @@ def static_layer(
     # where pass 2 has no background left to compare with (a slow pan never uncovered it), pass 1 stands.
     first = _fit(x, *_predict_all(x, shifts, None), sensitivity)
     holes = _holes(first.layer)
-    exclude = (F.max_pool2d(first.layer[None, None].float(), 5, 1, 2)[0, 0] > 0) | _box_mask(holes, first.layer)
+    exclude = _grow(first.layer, 2) | _box_mask(holes, first.layer)
     pred2, valid2 = _predict_all(x, shifts, exclude)
     second = _fit(x, pred2, valid2, sensitivity)
     fit = _merge(second, first)
@@ -403,12 +403,12 @@ def _extend_panels(x: torch.Tensor, shifts: torch.Tensor, mask: torch.Tensor, al
         core = inner & piece
         if int(core.sum()) < 50 or min(w, h) < min_side or pieces.stats.area[i] < solid * w * h:
             continue
-        groups.append((piece, core, alpha[core].median(), color[:, core].median(dim=1).values))
+        groups.append((piece, _grow(piece, reach), core, alpha[core].median(), color[:, core].median(dim=1).values))
     if not groups:
         return mask, alpha, color
     zone = torch.zeros_like(mask)
-    for piece, *_ in groups:
-        zone |= _grow(piece, reach)
+    for _, around, *_ in groups:
+        zone |= around
     zone &= ~mask
     C, (H, W) = x.shape[1], mask.shape
     pano, off = _panorama(x, shifts, _grow(mask, 2) | zone)
@@ -421,12 +421,11 @@ def _extend_panels(x: torch.Tensor, shifts: torch.Tensor, mask: torch.Tensor, al
         return mask, alpha, color
     noise = (rss_bg / (C * n.clamp(min=1)))[testable].median().clamp(min=1.0)
     mask, alpha, color = mask.clone(), alpha.clone(), color.clone()
-    for piece, core, a, c in groups:
-        near = zone & _grow(piece, reach)
+    for piece, around, core, a, c in groups:
+        near = zone & around
         rss_layer = (((x - (1 - a) * pred - (a * c)[None, :, None, None]) ** 2) * v).sum(dim=(0, 1))
         found = near & testable & (rss_layer < 0.5 * rss_bg) & ((rss_bg - rss_layer) / noise > 20.0 / sensitivity)
         beyond = found & ~_grow(piece, 2)
-        around = _grow(piece, reach)
         add = (near & (~testable | found) & _between((mask & around) | beyond, reach)) | beyond
         joined = label_regions((mask | add).to(torch.uint8), 0, 8, background=0, stats=False).labels
         add &= torch.isin(joined, torch.unique(joined[core]))
