@@ -91,6 +91,11 @@ def region_joins(image: torch.Tensor, tolerance: float, connectivity: int) -> li
     return out
 
 
+def _tiling_lengths(run_start: torch.Tensor, size: int) -> torch.Tensor:
+    """Lengths of runs that tile ``size`` pixels, from their sorted first raster indices."""
+    return torch.diff(run_start, append=torch.tensor([size], device=run_start.device))
+
+
 def _flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
     """The raster indices (int64) of the true entries of a bool tensor; on CPU through numpy,
     whose ``flatnonzero`` is several times faster than ``torch.nonzero`` there."""
@@ -243,7 +248,7 @@ def label_regions(
     is_root[0] = False
     run_start = _flat_nonzero(starts)
     if fg is None:
-        run_length = torch.diff(run_start, append=torch.tensor([H * W], device=dev))
+        run_length = _tiling_lengths(run_start, H * W)
     else:
         ends = fg.clone()
         ends[:, :-1] &= ~joins[0]
@@ -280,8 +285,9 @@ def _foreground(x: torch.Tensor, background: float | Sequence[float] | None) -> 
         raise ValueError(f"background must be finite, got {background!r}")
     if len(values) == 1:
         values = np.repeat(values, x.shape[0])
-    bg = torch.tensor(values, dtype=torch.float64).to(x.dtype)
-    if not torch.equal(bg.to(torch.float64), torch.tensor(values, dtype=torch.float64)):
+    wanted = torch.tensor(values, dtype=torch.float64)
+    bg = wanted.to(x.dtype)
+    if not torch.equal(bg.to(torch.float64), wanted):
         raise ValueError(f"background {background!r} is not a value of this image's dtype ({x.dtype})")
     bg = bg.to(x.device)
     if x.shape[0] == 1:
@@ -304,7 +310,7 @@ def region_stats(image: np.ndarray | torch.Tensor, labels: torch.Tensor, count: 
     starts[:, 1:] = labels[:, 1:] != labels[:, :-1]
     run_start = _flat_nonzero(starts)
     run_label = flat.index_select(0, run_start)
-    run_length = torch.diff(run_start, append=torch.tensor([H * W], device=x.device))
+    run_length = _tiling_lengths(run_start, H * W)
     return _stats(x, labels, run_label, run_start, run_length, count, tolerance=1.0)  # tolerance > 0: per-pixel mean colors
 
 
