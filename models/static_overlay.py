@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from .components import label_regions
 from .frames import _as_frames
 from .motion import estimate_shifts, warp_translate
+from .panel_edges import extend_along_edges
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,12 @@ def static_layer(
     mask, alpha, color = _fill_holes(holes, x, pred2, valid2, mask, alpha, color)
     mask, alpha, color = _extend_panels(x, shifts, mask, alpha, color, reach=int(np.ceil(span)) + 4,
                                         sensitivity=sensitivity)
-    mask = _drop_specks(_trim_halo(mask, alpha), min_area)
+    mask, alpha, color = extend_along_edges(x, mask, alpha, color)
+    # over a flat background the opacity is unknown (taken as 1), so the halo is told by its
+    # contrast with the background instead: about the share of the pixel the shape covers
+    contrast = torch.where(fit.unknown_alpha, fit.c.norm(dim=0), torch.full_like(alpha, float("inf")))
+    mask = _trim_halo(_trim_halo(mask, contrast), alpha)
+    mask = _drop_specks(mask, min_area)
     alpha = torch.where(mask, alpha.clamp(min=0.05), torch.zeros_like(alpha))
     rgba = torch.cat([color / 255 * mask, alpha[None]], dim=0).to(torch.float32)
     return StaticLayer(rgba=rgba, mask=mask, shifts=shifts)
@@ -280,19 +286,22 @@ def _enclosed(on: torch.Tensor, sides: int = 3) -> torch.Tensor:
     return count >= sides
 
 
-def _pooled_layer(xb: torch.Tensor, bb: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _pooled_layer(xb: torch.Tensor, bb: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Least squares of ``I = s B + c`` pooled over pixels and frames with weights ``w``
-    ``(T, 1, h, w)``: one ``s`` and one ``c`` per channel. Returns ``(s, c (C,))``."""
+    ``(T, 1, h, w)``: one ``s`` and one ``c`` per channel. Returns ``(s, c (C,), spread)``, spread
+    being the standard deviation of the background over them (per channel, pooled)."""
     tot = w.sum().clamp(min=1)
     mi = (xb * w).sum(dim=(0, 2, 3)) / tot
     mb = (bb * w).sum(dim=(0, 2, 3)) / tot
     db = (bb - mb.view(1, -1, 1, 1)) * w
-    s = (db * (xb - mi.view(1, -1, 1, 1))).sum() / (db * (bb - mb.view(1, -1, 1, 1))).sum().clamp(min=1e-6)
-    return s, mi - s * mb
+    sbb = (db * (bb - mb.view(1, -1, 1, 1))).sum()
+    s = (db * (xb - mi.view(1, -1, 1, 1))).sum() / sbb.clamp(min=1e-6)
+    return s, mi - s * mb, (sbb / (tot * xb.shape[1])).sqrt()
 
 
 def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: torch.Tensor, valid: torch.Tensor,
-                mask: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, margin: int = 4):
+                mask: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, margin: int = 4,
+                min_spread: float = 6.0):
     """Each box around a group of layer pixels is decided as a whole, by its free pixels that
     pass 2 could test (the pan moved them out from under the layer; ``pred``, ``valid``: pass
     2's background), away from the box's rim where the layer's edge blurs. One layer
@@ -321,7 +330,9 @@ def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: t
         # of what plain background leaves unexplained, judged per pixel by the median (a few
         # halo pixels of a text on the panel, or a sliver of background inside the box, cannot
         # outvote the rest). The fitted one has 4 free parameters, so it must explain more.
-        s, c = _pooled_layer(xb, bb, vb * seen)
+        s, c, spread = _pooled_layer(xb, bb, vb * seen)
+        if float(spread) < min_spread:
+            continue  # a flat background under the box: the opacity cannot be told
         hypotheses = [(1 - s, c, 0.5)]
         rim = mask[box] & (alpha[box] > 0.1) & (alpha[box] < 0.9)
         if int(rim.sum()) >= 20:
@@ -347,14 +358,16 @@ def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: t
     return mask, alpha, color
 
 
-def _trim_halo(mask: torch.Tensor, alpha: torch.Tensor, share: float = 0.5, window: int = 5) -> torch.Tensor:
-    """``mask`` without the pixels on its edge whose opacity is under ``share`` of the strongest
-    within ``window``: compression blurs a shape's edge into its surroundings, and an edge
-    pixel's fitted opacity is about the share of it the shape covers times the shape's own (a
-    pixel belongs to the layer when the layer covers at least half of it)."""
-    strongest = F.max_pool2d((alpha * mask)[None, None], window, 1, window // 2)[0, 0]
+def _trim_halo(mask: torch.Tensor, strength: torch.Tensor, share: float = 0.5, window: int = 5) -> torch.Tensor:
+    """``mask`` without the pixels on its edge whose ``strength`` (opacity; ``inf`` for pixels
+    to keep) is under ``share`` of the strongest finite one within ``window``: compression
+    blurs a shape's edge into its surroundings, and an edge pixel's fitted opacity is about the
+    share of it the shape covers times the shape's own (a pixel belongs to the layer when the
+    layer covers at least half of it)."""
+    finite = torch.where(mask & torch.isfinite(strength), strength, torch.zeros_like(strength))
+    strongest = F.max_pool2d(finite[None, None], window, 1, window // 2)[0, 0]
     edge = mask & _grow(~mask, 1)
-    return mask & ~(edge & (alpha < share * strongest))
+    return mask & ~(edge & (strength < share * strongest))
 
 
 def _grow(m: torch.Tensor, r: int) -> torch.Tensor:

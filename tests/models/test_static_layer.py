@@ -111,6 +111,21 @@ def test_trim_halo_drops_faint_edge_pixels_only():
     assert int(kept.sum()) == 24
 
 
+def test_trim_halo_leaves_pixels_of_infinite_strength_and_ignores_them_as_reference():
+    """Contrast trimming applies to pixels of unknown opacity only: the others carry ``inf``."""
+    import torch
+
+    from lookalike.models.static_overlay import _trim_halo
+
+    mask = torch.zeros((9, 9), dtype=torch.bool)
+    mask[2:7, 2:7] = True
+    strength = torch.full((9, 9), float("inf"))
+    strength[2, 2:7] = torch.tensor([40.0, 10.0, 40.0, 15.0, 40.0])  # a row of known contrast
+    kept = _trim_halo(mask, strength)
+    assert not kept[2, 3] and not kept[2, 5] and kept[2, 2] and kept[2, 4]
+    assert int(kept.sum()) == 23  # the inf pixels are all kept
+
+
 def test_extend_panels_finishes_a_panel_found_in_part():
     """A translucent panel wider than the pan, found but for its right end: the third panorama
     (everything near the panel left out) sees the scene beyond it, and the rest is between."""
