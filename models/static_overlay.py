@@ -21,9 +21,10 @@ fail where the camera pans slowly. What this does instead, using what the video 
 4. **Object-level cleanup.** Areas the panorama never saw uncovered (the inside of a panel
    wider than the pan) are filled when the layer surrounds them, with the opacity and color
    of the layer around them. The rest of a translucent panel found in part is tested against
-   a panorama that leaves out everything near it (see :func:`_extend_panels`). Edge pixels
-   with under half the opacity of their neighbours (compression's halo) are trimmed, and
-   specks smaller than ``min_area`` go.
+   a panorama that leaves out everything near it (see :func:`_extend_panels`), and a panel
+   the pan ran along is followed along its straight edges (:mod:`.panel_edges`). Edge pixels
+   with under half the opacity, or half the brightness contrast, of their neighbours
+   (compression's halo) are trimmed, and specks smaller than ``min_area`` go.
 
 The output is an RGBA layer (alpha where static, partial for translucent parts) and the mask.
 A video whose background does not move (static camera) gives no evidence: the result is empty
@@ -106,6 +107,7 @@ class _Fit:
     s: torch.Tensor  # (H, W) the background's share, 1 - opacity
     c: torch.Tensor  # (C, H, W) the layer's contribution a * C
     mean_i: torch.Tensor  # (C, H, W)
+    mean_b: torch.Tensor  # (C, H, W) of the predicted background
     unknown_alpha: torch.Tensor  # (H, W) it varies too little to tell the opacity: taken as opaque
     n: torch.Tensor  # (H, W) frames with a prediction
     layer: torch.Tensor  # (H, W) the test's verdict
@@ -138,7 +140,7 @@ def _fit(x: torch.Tensor, pred: torch.Tensor, valid: torch.Tensor, sensitivity: 
     # small offset is as likely a misprediction as a layer: ask for a clear color difference
     layer = usable & (gain > 40.0 / sensitivity) & (rss_fit < 0.3 * rss_bg) & (per > 36.0 / sensitivity) \
         & torch.where(flat, per > 400.0 / sensitivity, physical)
-    return _Fit(s=s, c=c, mean_i=mi, unknown_alpha=sww < 2 * lam, n=n, layer=layer)
+    return _Fit(s=s, c=c, mean_i=mi, mean_b=mb, unknown_alpha=sww < 2 * lam, n=n, layer=layer)
 
 
 def _predict_all(x: torch.Tensor, shifts: torch.Tensor, exclude: torch.Tensor | None):
@@ -151,7 +153,7 @@ def _merge(primary: _Fit, fallback: _Fit) -> _Fit:
     use = primary.n >= 3
     pick = lambda a, b: torch.where(use if a.ndim == 2 else use[None], a, b)  # noqa: E731
     return _Fit(s=pick(primary.s, fallback.s), c=pick(primary.c, fallback.c),
-                mean_i=pick(primary.mean_i, fallback.mean_i),
+                mean_i=pick(primary.mean_i, fallback.mean_i), mean_b=pick(primary.mean_b, fallback.mean_b),
                 unknown_alpha=pick(primary.unknown_alpha, fallback.unknown_alpha),
                 n=torch.maximum(primary.n, fallback.n), layer=pick(primary.layer, fallback.layer))
 
@@ -250,9 +252,13 @@ def static_layer(
     mask, alpha, color = _extend_panels(x, shifts, mask, alpha, color, reach=int(np.ceil(span)) + 4,
                                         sensitivity=sensitivity)
     mask, alpha, color = extend_along_edges(x, mask, alpha, color)
-    # over a flat background the opacity is unknown (taken as 1), so the halo is told by its
-    # contrast with the background instead: about the share of the pixel the shape covers
-    contrast = torch.where(fit.unknown_alpha, fit.c.norm(dim=0), torch.full_like(alpha, float("inf")))
+    # compression smears each shape into its surroundings: an edge pixel's fitted opacity and
+    # the brightness of its mean difference from the background are both about the share of it
+    # the shape covers times the shape's own (brightness rather than color: the chroma is
+    # subsampled and smears further; and it is known over a flat background, the opacity is not)
+    diff = fit.mean_i - fit.mean_b
+    luma = torch.tensor([0.299, 0.587, 0.114], device=x.device).view(-1, 1, 1)
+    contrast = ((diff * luma).sum(dim=0) if C == 3 else diff.mean(dim=0)).abs()
     mask = _trim_halo(_trim_halo(mask, contrast), alpha)
     mask = _drop_specks(mask, min_area)
     alpha = torch.where(mask, alpha.clamp(min=0.05), torch.zeros_like(alpha))
@@ -359,11 +365,11 @@ def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: t
 
 
 def _trim_halo(mask: torch.Tensor, strength: torch.Tensor, share: float = 0.5, window: int = 5) -> torch.Tensor:
-    """``mask`` without the pixels on its edge whose ``strength`` (opacity; ``inf`` for pixels
-    to keep) is under ``share`` of the strongest finite one within ``window``: compression
-    blurs a shape's edge into its surroundings, and an edge pixel's fitted opacity is about the
-    share of it the shape covers times the shape's own (a pixel belongs to the layer when the
-    layer covers at least half of it)."""
+    """``mask`` without the pixels on its edge whose ``strength`` (opacity, or contrast with the
+    background; ``inf`` for pixels to keep) is under ``share`` of the strongest finite one within
+    ``window``: compression blurs a shape's edge into its surroundings, and an edge pixel's
+    strength is about the share of it the shape covers times the shape's own (a pixel belongs
+    to the layer when the layer covers at least half of it)."""
     finite = torch.where(mask & torch.isfinite(strength), strength, torch.zeros_like(strength))
     strongest = F.max_pool2d(finite[None, None], window, 1, window // 2)[0, 0]
     edge = mask & _grow(~mask, 1)
