@@ -7,8 +7,8 @@ Videos (bench/synthetic_video.py, seeds 100..147 by default): 24 frames of a slo
 pan (0.6 to 2 px per frame, any direction) over busy photos from ../shared/data/photos,
 640x360, with thin text, a half-transparent panel with text, a thin line and a semi-transparent
 ring logo, encoded with libx264 at crf 30 and decoded back. Truth: pixels at least half covered
-by a shape. 48 videos because the IoU varies a lot from one video to the next: sets of 16
-gave medians from 0.63 to 0.86 depending on the seeds.
+by a shape. 48 videos because the IoU varies a lot from one video to the next: with an
+earlier version, sets of 16 gave medians from 0.63 to 0.86 depending on the seeds.
 
 The baselines get their best threshold per video (an oracle no user has); lookalike runs with
 its defaults.

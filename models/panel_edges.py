@@ -88,8 +88,8 @@ def _joint_fit(e1: _Edge, e2: _Edge, span: slice, tol: float) -> tuple[float, fl
 def _run(e1: _Edge, e2: _Edge, a: float, color: torch.Tensor, start: int, stop: int, tol: float) -> tuple[int, int]:
     """How far along its edges the layer runs, from ``start..stop`` (inclusive, trimmed to the
     positions where both edges hold): each way, the prefix with the best balance of positions
-    where both edges hold minus positions where either clearly does not (the inside varies as
-    much as the outside)."""
+    where both edges hold minus positions where they clearly do not (the inside varies as much
+    as the outside across both edges, or far more across either)."""
     verdict = torch.zeros_like(e1.ratio)
     verdict[_holds(e1, a, color, tol) & _holds(e2, a, color, tol)] = 1
     plain1, plain2 = (e1.ratio > 0.9) & e1.varied, (e2.ratio > 0.9) & e2.varied
@@ -190,9 +190,9 @@ def extend_along_edges(x: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor,
             e1, e2 = _edge(x, r1, +1, dim, min_spread), _edge(x, r2, -1, dim, min_spread)
             q0, q1 = _run(e1, e2, a, c, p0, p1, tol)
             # the whole run tells the opacity better than the piece's stretch alone
-            a_run = 1.0 - float(torch.cat([e.ratio[q0:q1 + 1][e.varied[q0:q1 + 1]] for e in (e1, e2)]).median())
-            if 0.25 <= a_run <= 0.85:
-                a = a_run
+            along = torch.cat([e.ratio[q0:q1 + 1][e.varied[q0:q1 + 1]] for e in (e1, e2)])
+            if len(along) and 0.25 <= 1.0 - float(along.median()) <= 0.85:
+                a = 1.0 - float(along.median())
             c = _color(x, a, r1, r2, q0, q1, dim, margin=search // 3)
             add = torch.zeros_like(mask)
             if dim == 2:
