@@ -366,12 +366,11 @@ def _fill_holes(boxes: list[tuple[int, int, int, int]], x: torch.Tensor, pred: t
 
 def _trim_halo(mask: torch.Tensor, strength: torch.Tensor, share: float = 0.5, window: int = 5) -> torch.Tensor:
     """``mask`` without the pixels on its edge whose ``strength`` (opacity, or contrast with the
-    background; ``inf`` for pixels to keep) is under ``share`` of the strongest finite one within
-    ``window``: compression blurs a shape's edge into its surroundings, and an edge pixel's
-    strength is about the share of it the shape covers times the shape's own (a pixel belongs
-    to the layer when the layer covers at least half of it)."""
-    finite = torch.where(mask & torch.isfinite(strength), strength, torch.zeros_like(strength))
-    strongest = F.max_pool2d(finite[None, None], window, 1, window // 2)[0, 0]
+    background) is under ``share`` of the strongest within ``window``: compression blurs a
+    shape's edge into its surroundings, and an edge pixel's strength is about the share of it
+    the shape covers times the shape's own (a pixel belongs to the layer when the layer covers
+    at least half of it)."""
+    strongest = F.max_pool2d((strength * mask)[None, None], window, 1, window // 2)[0, 0]
     edge = mask & _grow(~mask, 1)
     return mask & ~(edge & (strength < share * strongest))
 

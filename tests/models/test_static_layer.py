@@ -111,19 +111,21 @@ def test_trim_halo_drops_faint_edge_pixels_only():
     assert int(kept.sum()) == 24
 
 
-def test_trim_halo_leaves_pixels_of_infinite_strength_and_ignores_them_as_reference():
-    """Contrast trimming applies to pixels of unknown opacity only: the others carry ``inf``."""
+def test_trim_halo_by_contrast_takes_the_strongest_pixel_of_the_layer_as_reference():
+    """Brightness contrast as the strength: an edge pixel under half of the strongest layer
+    pixel near it goes, whatever the background's own contrast outside the layer."""
     import torch
 
     from lookalike.models.static_overlay import _trim_halo
 
     mask = torch.zeros((9, 9), dtype=torch.bool)
     mask[2:7, 2:7] = True
-    strength = torch.full((9, 9), float("inf"))
-    strength[2, 2:7] = torch.tensor([40.0, 10.0, 40.0, 15.0, 40.0])  # a row of known contrast
-    kept = _trim_halo(mask, strength)
-    assert not kept[2, 3] and not kept[2, 5] and kept[2, 2] and kept[2, 4]
-    assert int(kept.sum()) == 23  # the inf pixels are all kept
+    contrast = torch.full((9, 9), 200.0)  # outside the layer: ignored
+    contrast[mask] = 40.0
+    contrast[2, 3], contrast[2, 5] = 10.0, 25.0  # under half of 40 / over half
+    kept = _trim_halo(mask, contrast)
+    assert not kept[2, 3] and kept[2, 5]
+    assert int(kept.sum()) == 24
 
 
 def test_extend_panels_finishes_a_panel_found_in_part():
