@@ -122,12 +122,18 @@ def _color(x: torch.Tensor, a: float, r1: int, r2: int, q0: int, q1: int, dim: i
     return ((inside.mean(dim=(0, 2, 3)) - (1 - a) * around.mean(dim=(0, 2, 3))) / a).clamp(0, 255)
 
 
+def translucent(mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``(H, W) bool``: the layer's pixels that are neither faint nor opaque (a panel's, not a
+    halo's or a text's)."""
+    return mask & (alpha > 0.15) & (alpha < 0.85)
+
+
 def _pieces(mask: torch.Tensor, alpha: torch.Tensor, min_area: int = 100, min_side: int = 8,
             solid: float = 0.5) -> list[tuple[int, int, int, int]]:
     """Boxes ``(x0, y0, x1, y1)`` (inclusive) of the solid translucent pieces of the layer: the
     rows and columns holding at least half of a piece's widest row/column, when the piece
     fills at least ``solid`` of that box."""
-    trans = mask & (alpha > 0.15) & (alpha < 0.85)
+    trans = translucent(mask, alpha)
     if not bool(trans.any()):
         return []
     seg = label_regions(trans.to(torch.uint8), 0, 8, background=0, stats=True)
@@ -164,30 +170,27 @@ def extend_along_edges(x: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor,
             lo, hi, p0, p1 = (y0, y1, x0, x1) if dim == 2 else (x0, x1, y0, y1)
             span = slice(p0, p1 + 1)
 
-            def best_lines(lines: range, sign: int) -> list[int]:
+            def best_lines(lines: range, sign: int) -> list[tuple[int, _Edge]]:
                 scored = []
                 for r in lines:
                     e = _edge(x, r, sign, dim, min_spread)
                     if e is not None:
-                        share, _, _ = _joint_fit(e, e, span, tol)
-                        scored.append((share, r))
-                return [r for _, r in sorted(scored)[-candidates:]]
+                        scored.append((_joint_fit(e, e, span, tol)[0], r, e))
+                return [(r, e) for _, r, e in sorted(scored, key=lambda t: t[:2])[-candidates:]]
 
             firsts = best_lines(range(lo - search, lo + inside + 1), +1)
             lasts = best_lines(range(hi - inside, hi + search + 1), -1)
-            best = (0.0, 0.0, torch.zeros(0), 0, 0)
-            for r1 in firsts:
-                for r2 in lasts:
+            best = None
+            for r1, e1 in firsts:
+                for r2, e2 in lasts:
                     if r2 - r1 < 4:
                         continue
-                    e1, e2 = _edge(x, r1, +1, dim, min_spread), _edge(x, r2, -1, dim, min_spread)
                     share, a, c = _joint_fit(e1, e2, span, tol)
-                    if share > best[0]:
-                        best = (share, a, c, r1, r2)
-            share, a, c, r1, r2 = best
-            if share < need:
+                    if share > (best[0] if best else 0.0):
+                        best = (share, a, c, r1, e1, r2, e2)
+            if best is None or best[0] < need:
                 continue
-            e1, e2 = _edge(x, r1, +1, dim, min_spread), _edge(x, r2, -1, dim, min_spread)
+            _, a, c, r1, e1, r2, e2 = best
             q0, q1 = _run(e1, e2, a, c, p0, p1, tol)
             # the whole run tells the opacity better than the piece's stretch alone
             along = torch.cat([e.ratio[q0:q1 + 1][e.varied[q0:q1 + 1]] for e in (e1, e2)])

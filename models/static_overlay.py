@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from .components import label_regions
 from .frames import _as_frames
 from .motion import estimate_shifts, warp_translate
-from .panel_edges import extend_along_edges
+from .panel_edges import extend_along_edges, translucent
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +411,7 @@ def _extend_panels(x: torch.Tensor, shifts: torch.Tensor, mask: torch.Tensor, al
     that way (within ``reach`` along a row or a column), are inside the panel; so is a found
     pixel at the piece's edge (where compression blurs) only when it lies between. What
     connects to the piece is added, with its opacity and color."""
-    trans = mask & (alpha > 0.15) & (alpha < 0.85)
+    trans = translucent(mask, alpha)
     inner = trans & ~_grow(~trans, 1)
     pieces = label_regions(mask.to(torch.uint8), 0, 8, background=0, stats=True)
     groups = []
