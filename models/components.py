@@ -125,33 +125,45 @@ def _run_edges(run: torch.Tensor, joins: list[torch.Tensor]) -> tuple[torch.Tens
     add(vj & ~prev, 0, 0)
     if len(joins) == 4:
         dr, dl = joins[2], joins[3]
-        # down-right at x: (y, x) ~ (y+1, x+1); same pair as at x-1 when (y, x-1)-(y, x) and (y+1, x)-(y+1, x+1) join
-        prev = torch.zeros_like(dr)
-        prev[:, 1:] = dr[:, :-1] & hj[:-1, :W - 2] & hj[1:, 1:]
-        add(dr & ~prev, 0, 1)
-        # down-left at x: (y, x+1) ~ (y+1, x); same pair as at x-1 when (y, x)-(y, x+1) and (y+1, x-1)-(y+1, x) join
-        prev = torch.zeros_like(dl)
-        prev[:, 1:] = dl[:, :-1] & hj[:-1, 1:] & hj[1:, :W - 2]
-        add(dl & ~prev, 1, 0)
+        # a diagonal join is only needed when neither two-step path around it joins: then its two
+        # pixels are connected anyway (on noise this drops most diagonals; at tolerance 0 it also
+        # leaves no two side by side that link the same pair of runs)
+        above_left, above_right = vj[:, :-1], vj[:, 1:]  # vertical joins at x and x+1
+        top, bottom = hj[:-1], hj[1:]  # horizontal joins (y, x)-(y, x+1) and (y+1, x)-(y+1, x+1)
+        # down-right at x: (y, x) ~ (y+1, x+1), around by (y+1, x) or by (y, x+1)
+        add(dr & ~((above_left & bottom) | (top & above_right)), 0, 1)
+        # down-left at x: (y, x+1) ~ (y+1, x), around by (y+1, x+1) or by (y, x)
+        add(dl & ~((above_right & bottom) | (top & above_left)), 1, 0)
     return (us[0], vs[0]) if len(us) == 1 else (torch.cat(us), torch.cat(vs))
 
 
 def _roots(n: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """``(n,)``: each node's root, the smallest node of its connected component (``u``, ``v``:
     the edges, int32 or int64, ``u < v`` in every edge)."""
-    parent = torch.arange(n, dtype=u.dtype, device=u.device)
     # first round: every node is a root, so every edge hooks; u < v (u is on the row above)
-    parent = _jump(parent.index_put_((v,), u))
+    parent = _jump(torch.arange(n, dtype=u.dtype, device=u.device).index_put_((v,), u))
+    hooked = []
     while True:
-        pu, pv = parent.index_select(0, u), parent.index_select(0, v)
-        cross = _flat_nonzero(pu != pv)
+        # every edge's ends as roots: they are roots of this round (the first round jumped every
+        # node, later rounds every root they hooked)
+        u, v = parent.index_select(0, u), parent.index_select(0, v)
+        cross = _flat_nonzero(u != v)
         if not cross.numel():
-            return parent
+            break
         # edges inside one component stay inside: drop them
-        u, v, pu, pv = (t.index_select(0, cross) for t in (u, v, pu, pv))
-        # every pu, pv is a root (pointers were fully jumped): hook the larger onto a smaller one
-        # (any of them: which write wins does not matter, the smallest root wins in the end)
-        parent = _jump(parent.index_put_((torch.maximum(pu, pv),), torch.minimum(pu, pv)))
+        u, v = u.index_select(0, cross), v.index_select(0, cross)
+        # hook the larger root onto a smaller one (any of them: which write wins does not
+        # matter, the smallest root wins in the end), then jump the hooked ones to roots
+        high = torch.maximum(u, v)
+        parent.index_put_((high,), torch.minimum(u, v))
+        _jump_nodes(parent, high)
+        hooked.append(high)
+    if hooked:
+        # a root hooked in one round may have been hooked on in a later one: jump them all once
+        # more; every other node points at a first-round root, so one more step puts it on its root
+        _jump_nodes(parent, torch.cat(hooked))
+        parent = parent.index_select(0, parent)
+    return parent
 
 
 def _jump(parent: torch.Tensor) -> torch.Tensor:
@@ -161,6 +173,17 @@ def _jump(parent: torch.Tensor) -> torch.Tensor:
         if torch.equal(jumped, parent):
             return parent
         parent = jumped
+
+
+def _jump_nodes(parent: torch.Tensor, nodes: torch.Tensor) -> None:
+    """Pointer jumping over ``nodes`` only, in place, until each points at a root: enough when
+    every node on their paths to a root is one of them."""
+    while True:
+        up = parent.index_select(0, nodes)
+        jumped = parent.index_select(0, up)
+        if torch.equal(jumped, up):
+            return
+        parent.index_put_((nodes,), jumped)
 
 
 def _stats(image: torch.Tensor, labels: torch.Tensor, run_label: torch.Tensor, run_start: torch.Tensor,
@@ -173,26 +196,31 @@ def _stats(image: torch.Tensor, labels: torch.Tensor, run_label: torch.Tensor, r
     n = count + 1
     f64, i64 = torch.float64, torch.int64
     dev = image.device
+    small = torch.int32 if H * W < 2**31 else i64  # coordinates and indices; sums in int64, exact
     lab = run_label.to(i64)
-    start = run_start.to(i64)
-    length = run_length.to(i64)
-    y = start // W
+    start = run_start.to(small)
+    y = torch.div(start, W, rounding_mode="floor")
     x0 = start - y * W
-    x1 = x0 + length - 1
-    area = torch.bincount(lab, weights=length.to(f64), minlength=n)
-    sum_x2 = torch.bincount(lab, weights=(length * (x0 + x1)).to(f64), minlength=n)  # twice the sum of x
-    sum_y = torch.bincount(lab, weights=(length * y).to(f64), minlength=n)
-    small = torch.int32 if H * W < 2**31 else i64
+    x1 = x0 + run_length.to(small) - 1
+    length = run_length.to(i64)
+
+    def total(values: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(n, dtype=i64, device=dev).index_add_(0, lab, values)
+
+    area = total(length)
+    sum_x2 = total(length * (x0 + x1))  # twice the sum of x
+    sum_y = total(length * y)
 
     def reduce(values: torch.Tensor, fill: int, how: str) -> torch.Tensor:
-        return torch.full((n,), fill, dtype=small, device=dev).scatter_reduce_(0, lab, values.to(small), how)[1:].to(i64)
+        return torch.full((n,), fill, dtype=small, device=dev).scatter_reduce_(
+            0, lab, values, how)[1:].to(i64)
 
     left, right, bottom = reduce(x0, W, "amin"), reduce(x1, -1, "amax"), reduce(y, -1, "amax")
     if first is None:
         first = reduce(start, H * W, "amin")
     first = first.to(i64).clamp(max=H * W - 1)
     top = first // W  # runs are in raster order: the first one is on the top row
-    a = area[1:].clamp(min=1)
+    a = area[1:].clamp(min=1).to(f64)
     pixels = image.reshape(C, -1)
     if tolerance == 0:
         colors = pixels.index_select(1, first).T.to(f64)
@@ -200,8 +228,8 @@ def _stats(image: torch.Tensor, labels: torch.Tensor, run_label: torch.Tensor, r
         colors = torch.zeros((n, C), dtype=f64, device=dev).index_add_(
             0, labels.reshape(-1).to(i64), pixels.T.to(f64))[1:] / a[:, None]
     box = torch.stack([left, top, right - left + 1, bottom - top + 1], 1)
-    centroid = torch.stack([sum_x2[1:] / (2 * a), sum_y[1:] / a], 1)
-    return RegionStats(area=area[1:].to(i64).cpu().numpy(), box=box.cpu().numpy(), color=colors.cpu().numpy(),
+    centroid = torch.stack([sum_x2[1:].to(f64) / (2 * a), sum_y[1:].to(f64) / a], 1)
+    return RegionStats(area=area[1:].cpu().numpy(), box=box.cpu().numpy(), color=colors.cpu().numpy(),
                        centroid=centroid.cpu().numpy())
 
 
