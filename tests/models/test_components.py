@@ -69,6 +69,22 @@ def test_tolerance_chains_like_a_flood_fill(seed, h, w, tol, conn):
                           flood_fill_labels(img, tol, conn, background=bg))
 
 
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 12), w=st.integers(1, 12), conn=st.sampled_from([4, 8]))
+def test_steps_of_one_tolerance_join_only_next_levels(seed, h, w, conn):
+    """Gray levels 10 apart at tolerance 10: a pixel joins its own and the next levels only, so
+    many pixels are linked by a diagonal alone (the joins pruned as redundant must really be)."""
+    img = (np.random.default_rng(seed).integers(0, 4, (h, w)) * 10).astype(np.uint8)
+    assert np.array_equal(label_regions(img, 10, conn).labels.numpy(), flood_fill_labels(img, 10, conn))
+
+
+def test_a_diagonal_is_the_only_link():
+    """(0, 1) ~ (1, 0) only by the diagonal: the other two-step paths join one end only."""
+    img = np.array([[0, 20], [10, 0]], np.uint8)
+    assert label_regions(img, 10, 8).count == 1 and label_regions(img, 10, 4).count == 2
+    assert label_regions(img[:, ::-1].copy(), 10, 8).count == 1  # the same along the other diagonal
+
+
 @settings(max_examples=120, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 24), w=st.integers(1, 24), colors=st.integers(1, 4),
        conn=st.sampled_from([4, 8]), min_size=st.sampled_from([0, 2, 3]))
@@ -211,3 +227,26 @@ def test_read_only_arrays_need_no_copy_warning(recwarn):
     gray.setflags(write=False)
     assert label_regions(img).count == 1 and label_regions(gray).count == 20
     assert not [w for w in recwarn if "not writable" in str(w.message)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 400), density=st.sampled_from([0.3, 0.8, 1.0, 1.5, 3.0]),
+       dtype=st.sampled_from([torch.int32, torch.int64]))
+def test_union_find_roots_are_each_components_smallest_node(seed, n, density, dtype):
+    """The hooking rounds on their own, on random graphs (many rounds, long chains, hooked roots
+    hooked again), against scipy's connected components."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from lookalike.models.components import _roots
+
+    rng = np.random.default_rng(seed)
+    m = int(density * n)
+    a, b = rng.integers(0, n, (2, m))
+    keep = a != b
+    u, v = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+    _, comp = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n)), directed=False)
+    smallest = np.full(comp.max() + 1, n)
+    np.minimum.at(smallest, comp, np.arange(n))
+    roots = _roots(n, torch.from_numpy(u).to(dtype), torch.from_numpy(v).to(dtype))
+    assert roots.dtype == dtype and np.array_equal(roots.numpy(), smallest[comp])
