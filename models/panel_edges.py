@@ -67,6 +67,15 @@ def _holds(e: _Edge, a: float, color: torch.Tensor, tol: float) -> torch.Tensor:
     return e.varied & ((e.ratio - (1 - a)).abs() < tol) & (layered < 0.5 * e.plain)
 
 
+def _opacity(ratio: torch.Tensor) -> float | None:
+    """The opacity ``1 - median(ratio)`` that spread ratios across edges tell, or ``None`` when
+    there are none or it is not a panel's (0.25 to 0.85)."""
+    if len(ratio) == 0:
+        return None
+    a = 1.0 - float(ratio.median())
+    return a if 0.25 <= a <= 0.85 else None
+
+
 def _joint_fit(e1: _Edge, e2: _Edge, span: slice, tol: float) -> tuple[float, float, torch.Tensor]:
     """One opacity and color for a pair of edges over ``span`` (medians of the positions whose
     ratio looks like a layer's), and the share of ``span`` where both edges hold with them.
@@ -74,11 +83,9 @@ def _joint_fit(e1: _Edge, e2: _Edge, span: slice, tol: float) -> tuple[float, fl
     n = span.stop - span.start
     sels = [e.varied[span] & (e.ratio[span] > 0.1) & (e.ratio[span] < 0.9) for e in (e1, e2)]
     ratio = torch.cat([e.ratio[span][sel] for e, sel in zip((e1, e2), sels)])
-    if len(ratio) < 0.6 * n:
+    a = _opacity(ratio) if len(ratio) >= 0.6 * n else None
+    if a is None:
         return 0.0, 0.0, torch.zeros(0)
-    a = 1.0 - float(ratio.median())
-    if not 0.25 <= a <= 0.85:
-        return 0.0, a, torch.zeros(0)
     offsets = torch.cat([(e.mean_in - (1 - a) * e.mean_out)[:, span][:, sel] for e, sel in zip((e1, e2), sels)], dim=1)
     color = (offsets.median(dim=1).values / a).clamp(0, 255)
     share = min(float(_holds(e, a, color, tol)[span].float().mean()) for e in (e1, e2))
@@ -159,7 +166,6 @@ def extend_along_edges(x: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor,
     ``color (C, H, W)``: the layer so far. Returns them with the panels completed. Edges are
     looked for up to ``search`` lines outside each piece and ``inside`` lines into it; the
     ``candidates`` best of each side are paired, and a pair must hold on ``need`` of the piece."""
-    H, W = mask.shape
     boxes = _pieces(mask, alpha)
     if not boxes:
         return mask, alpha, color
@@ -193,9 +199,8 @@ def extend_along_edges(x: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor,
             _, a, c, r1, e1, r2, e2 = best
             q0, q1 = _run(e1, e2, a, c, p0, p1, tol)
             # the whole run tells the opacity better than the piece's stretch alone
-            along = torch.cat([e.ratio[q0:q1 + 1][e.varied[q0:q1 + 1]] for e in (e1, e2)])
-            if len(along) and 0.25 <= 1.0 - float(along.median()) <= 0.85:
-                a = 1.0 - float(along.median())
+            whole = _opacity(torch.cat([e.ratio[q0:q1 + 1][e.varied[q0:q1 + 1]] for e in (e1, e2)]))
+            a = whole if whole is not None else a
             c = _color(x, a, r1, r2, q0, q1, dim, margin=search // 3)
             add = torch.zeros_like(mask)
             if dim == 2:
