@@ -5,7 +5,7 @@ box IoU >= 0.5). Beside it, the same index scored by the color grid alone and by
 alone.
 
 Protocol. The 162 photos of ../shared/data/photos are indexed with lookalike-s. Per photo:
-  hard edits (lookalike.models.edits.HARD_EDITS, seeded): jpeg15 (JPEG quality 15), trim25
+  hard edits (lookalike.models.embed.edits.HARD_EDITS, seeded): jpeg15 (JPEG quality 15), trim25
     (25% of width and height cut away, split at random between the sides), text (a line of
     random words, 1/12 of the height, outlined), noise10 (Gaussian, sigma 10), gamma07
     (gamma 0.7), quarter (half of each side);
@@ -47,7 +47,7 @@ HELD_OUT = "CSun_Hays80"
 
 
 def make_queries(paths, qdir: Path):
-    from lookalike.models.edits import HARD_EDITS
+    from lookalike.models.embed.edits import HARD_EDITS
 
     rng = random.Random(2024)
     queries = []  # (path, source index, kind, name, true box or None)

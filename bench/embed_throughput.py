@@ -35,7 +35,7 @@ BATCH = 32
 
 
 def _decode(path: str, side: int) -> np.ndarray:
-    from lookalike.indexer.loading import load_image, shrink_to_side
+    from lookalike.models.io.images import load_image, shrink_to_side
 
     return shrink_to_side(load_image(path, min_side=side).pixels, side)
 
@@ -89,8 +89,8 @@ def main() -> None:
     import torch
     import torchvision.models as tvm
 
-    from lookalike.models.backbones import load_backbone
-    from lookalike.models.lookalike_s import load_lookalike_s
+    from lookalike.models.embed.backbones import load_backbone
+    from lookalike.models.embed.lookalike_s import load_lookalike_s
 
     paths = [str(p) for p in require_photos()]
     if args.limit:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageFilter
 
-from lookalike.models.edits import jpeg, perspective, trim  # noqa: F401 (re-exported to the benches)
+from lookalike.models.embed.edits import jpeg, perspective, trim  # noqa: F401 (re-exported to the benches)
 
 PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "photos"
 

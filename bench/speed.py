@@ -141,7 +141,7 @@ def synthetic_index(directory: Path, n_images: int, seeds: list) -> None:
     from lookalike.indexer.catalog import ImageRecord
     from lookalike.indexer.describing import describe_file
     from lookalike.indexer.gridhash import GridHash
-    from lookalike.indexer.scanning import scan
+    from lookalike.models.io.files import scan
 
     rng = np.random.default_rng(11)
     files, _ = scan(seeds)

@@ -57,7 +57,7 @@ def baselines(frames: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 def main() -> None:
     args = video_bench_args(videos=48, seed=100, crf=30)
-    from lookalike.models.static_overlay import static_layer
+    from lookalike.models.ops.static_overlay import static_layer
 
     def make(photo: Path, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         frames, truth, _ = overlay_pan(load_photo(photo, 760, 420), 24, rng)

@@ -32,12 +32,11 @@ def info_command(index: Path | None = IndexOption, json_out: bool = JsonOption) 
 def rebuild_command(index: Path | None = IndexOption, json_out: bool = JsonOption) -> None:
     """Recreate the FAISS files from the SQLite catalog (the source of truth)."""
     with open_index(index) as ix:
-        ix.rebuild()
-        info = ix.info()
+        report = ix.rebuild()
     if json_out:
-        print_json({"rebuilt": True, "images": info.images, "regions": info.searchable_regions})
+        print_json(report)
     else:
-        typer.echo(f"rebuilt: {info.images} images, {info.searchable_regions} regions")
+        typer.echo(f"rebuilt: {report.images} images, {report.regions} regions")
 
 
 @handle_errors

@@ -9,13 +9,14 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 import typer
 
-from lookalike.indexer.errors import LookalikeError
+from lookalike.models.errors import LookalikeError
+
+from .errors import cli_message
 
 DEFAULT_INDEX = "lookalike-index"
 INDEX_ENV = "LOOKALIKE_INDEX"
@@ -62,7 +63,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LookalikeError as exc:
-            raise fail(str(exc), exc.exit_code) from None
+            raise fail(cli_message(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
@@ -72,18 +73,9 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def to_jsonable(obj: Any) -> Any:
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {k: to_jsonable(v) for k, v in asdict(obj).items()}
-    if isinstance(obj, dict):
-        return {k: to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    return obj
-
-
-def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(obj), ensure_ascii=False) + "\n")
+def print_json(result: Any) -> None:
+    """One line of JSON: the result's ``to_dict()`` (every result type has one)."""
+    sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 

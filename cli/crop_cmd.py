@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from lookalike.indexer.errors import QueryError
+from lookalike.models.errors import QueryError
 
 from .common import JsonOption, handle_errors, print_json
 
@@ -14,7 +14,7 @@ from .common import JsonOption, handle_errors, print_json
 def _parse_scales(text: str | None) -> list[float] | None:
     if text is None:
         return None
-    from lookalike.models.crop_files import scale_range
+    from lookalike.cli.crop_files import scale_range
 
     try:
         a, b = (float(v) for v in text.split(":"))
@@ -39,23 +39,17 @@ def find_crop_command(
 
     Normalized cross-correlation over all color channels, exact to the pixel for an unscaled
     crop. With --apply: crop one screenshot by hand, crop a thousand more at the same place."""
-    from lookalike.models.crop_files import apply_box, locate_crop
+    from lookalike.cli.crop_files import find_crop_files
 
-    if apply and out_dir is None:
-        raise QueryError("--apply needs --out-dir")
-    matches = locate_crop(image, crop, top_k=top, scales=_parse_scales(scales), device=device)
-    applied = apply_box(apply, matches[0].box, out_dir) if apply else []
+    rep = find_crop_files(image, crop, top_k=top, scales=_parse_scales(scales), apply=apply, out_dir=out_dir,
+                          device=device)
     if json_out:
-        obj = {"image": str(image.resolve()), "crop": str(crop.resolve()),
-               "matches": [{"box": list(m.box), "score": round(m.score, 6)} for m in matches]}
-        if apply:
-            obj["applied"] = [{"path": a.path, "out": a.out, **({"error": a.error} if a.error else {})} for a in applied]
-        print_json(obj)
+        print_json(rep)
     else:
-        for m in matches:
+        for m in rep.matches:
             x, y, w, h = m.box
             typer.echo(f"{m.score:.4f}  box {x},{y} {w}x{h}" + (f"  (scale {m.scale:g})" if m.scale != 1.0 else ""))
-        for a in applied:
+        for a in rep.applied or []:
             typer.echo(f"wrote {a.out}" if a.out else f"skipped {a.path}: {a.error}")
-    if any(a.out is None for a in applied):
+    if any(a.out is None for a in rep.applied or []):
         raise typer.Exit(1)

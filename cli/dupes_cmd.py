@@ -30,14 +30,7 @@ def dupes_command(
     with open_index(index) as ix:
         report = ix.duplicates(regions=regions, min_score=min_score)
     if json_out:
-        print_json({
-            "groups": report.groups,
-            "regions": [
-                {"a": {"path": p.a.path, "box": list(p.a.box)}, "b": {"path": p.b.path, "box": list(p.b.box)},
-                 "score": p.score}
-                for p in report.regions
-            ],
-        })
+        print_json(report)
         return
     if not report.groups:
         typer.echo("no duplicate images")

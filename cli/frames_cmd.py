@@ -26,11 +26,11 @@ def diff_command(
 
     A pixel of A is kept when the Euclidean distance of its RGB values in A and B is at most
     --tolerance; otherwise --fill is written. JSON: {"changed": n, "total": n}."""
-    from lookalike.models.frame_files import diff_files
+    from lookalike.cli.frame_files import diff_files
 
     rep = diff_files(a, b, out, tolerance=tolerance, fill=fill, device=device)
     if json_out:
-        print_json({"changed": rep.changed, "total": rep.total, "out": rep.out})
+        print_json(rep)
     else:
         typer.echo(f"{rep.changed} of {rep.total} pixels changed ({100 * rep.changed / max(rep.total, 1):.1f}%); wrote {rep.out}")
 
@@ -49,12 +49,11 @@ def static_layer_command(
     Follows the background's motion (a camera pan), stitches the background without the layer,
     and keeps what does not follow the motion, with partial opacity for translucent panels and
     watermarks. A video whose camera does not move cannot be separated (a warning says so)."""
-    from lookalike.models.frame_files import static_layer_files
+    from lookalike.cli.frame_files import static_layer_files
 
     rep = static_layer_files(inputs, out, mask_out=mask_out, frames=frames, device=device)
     if json_out:
-        print_json({"frames": rep.frames, "layer_pixels": rep.layer_pixels, "total": rep.total,
-                    "motion": list(rep.motion), "out": rep.out, "mask_out": rep.mask_out})
+        print_json(rep)
     else:
         typer.echo(f"{rep.frames} frames, background moved {rep.motion[1]:g} px across and {rep.motion[0]:g} px down; "
                    f"layer: {rep.layer_pixels} of {rep.total} pixels; wrote {rep.out}"
@@ -76,10 +75,10 @@ def background_command(
 
     With --last N, the true median of the last N frames. Without, every frame is streamed
     through a remedian, so a long video is never held in memory (exact up to 64 frames)."""
-    from lookalike.models.frame_files import background_files
+    from lookalike.cli.frame_files import background_files
 
     rep = background_files(inputs, out, last=last, device=device)
     if json_out:
-        print_json({"frames": rep.frames, "method": rep.method, "out": rep.out})
+        print_json(rep)
     else:
         typer.echo(f"{rep.method} of {rep.frames} frames; wrote {rep.out}")

@@ -43,11 +43,7 @@ def index_command(
         with progress_bar("indexing", not json_out) as progress:
             report = ix.add(paths, progress=progress, workers=workers or None)
     if json_out:
-        print_json({
-            "added": report.added, "updated": report.updated, "removed": report.removed,
-            "unchanged": report.unchanged,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
-        })
+        print_json(report)
         return
     typer.echo(f"{report.added} added, {report.updated} updated, {report.removed} removed, "
                f"{report.unchanged} unchanged, {len(report.skipped)} skipped")

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import typer
 
-from lookalike.indexer.errors import LookalikeError
+from lookalike.indexer.results import SearchResult
+from lookalike.models.errors import LookalikeError
 
 from .common import DeviceOption, IndexOption, JsonOption, WeightsOption, handle_errors, open_index, print_json
+from .errors import cli_message
 
 
 @handle_errors
@@ -41,15 +43,12 @@ def search_command(
             except LookalikeError as exc:
                 failures += 1
                 if json_out:
-                    print_json({"query": str(q.resolve()), "hits": [], "error": str(exc)})
+                    print_json(SearchResult(str(q.resolve()), [], error=cli_message(exc)))
                 else:
-                    typer.echo(f"error: {exc}", err=True)
+                    typer.echo(f"error: {cli_message(exc)}", err=True)
                 continue
             if json_out:
-                print_json({
-                    "query": str(q.resolve()),
-                    "hits": [{"path": h.path, "score": h.score, "match": h.match, "box": list(h.box)} for h in hits],
-                })
+                print_json(SearchResult(str(q.resolve()), hits))
                 continue
             typer.echo(f"{q}:")
             if not hits:

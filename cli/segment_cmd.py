@@ -30,15 +30,13 @@ def segment_command(
     Neighbours whose colors are within --tolerance are joined, chains included; labels are
     1..N in raster order of each region's first pixel. JSON: {"count", "regions": [{"label",
     "area", "box": [x, y, w, h], "color": [r, g, b], "centroid": [x, y]}]}."""
-    from lookalike.models.segment_files import segment_file
+    from lookalike.cli.segment_files import segment_file
 
     rep = segment_file(image, tolerance=tolerance, connectivity=connectivity, min_size=min_size, method=method,
                        labels_out=labels_out, overlay_out=out, device=device,
                        background=background)
     if json_out:
-        print_json({"count": rep.count, "regions": [
-            {"label": r.label, "area": r.area, "box": list(r.box), "color": list(r.color), "centroid": list(r.centroid)}
-            for r in rep.regions]})
+        print_json(rep)
         return
     typer.echo(f"{rep.count} regions")
     for r in sorted(rep.regions, key=lambda r: -r.area)[:20]:

@@ -31,7 +31,7 @@ def train_command(
     on a hundred photos take minutes on a CPU. Use it with `lookalike index --embedder
     lookalike-s --weights OUT`.
     """
-    from lookalike.models.training import TrainConfig, train_lookalike_s
+    from lookalike.models.embed.training import TrainConfig, train_lookalike_s
 
     command = "lookalike train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     show = not json_out and sys.stderr.isatty()
@@ -46,9 +46,7 @@ def train_command(
     if show:
         sys.stderr.write("\n")
     if json_out:
-        print_json({"out": rep.out, "version": rep.version, "images": rep.images, "steps": rep.steps,
-                    "seconds": round(rep.seconds, 1), "loss_first": round(rep.first_loss, 4),
-                    "loss_last": round(rep.last_loss, 4)})
+        print_json(rep)
         return
     typer.echo(f"trained on {rep.images} images, {rep.steps} steps in {rep.seconds:.0f} s: loss "
                f"{rep.first_loss:.3f} -> {rep.last_loss:.3f}; wrote {rep.out} (version {rep.version})")

@@ -1,5 +1,6 @@
 """lookalike's index: color-grid descriptors of images and tiles in SQLite + FAISS.
 
+It builds on ``lookalike.models`` (decoding, operators, embedders) and is used by the CLI.
 Names are imported on first use (PEP 562), so ``import lookalike.indexer.errors`` (as every
 command of the CLI does) does not pay for FAISS, SQLite or torch.
 """
@@ -8,19 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .lazy import lazy_exports
+from lookalike.models._lazy import lazy_exports
 
 _WHERE = {
     "DESCRIPTOR_VERSION": "descriptor", "Descriptors": "descriptor", "describe_boxes": "descriptor",
-    "EmbedderError": "errors", "FramesError": "errors", "ImageLoadError": "errors", "IndexCorruptError": "errors", "IndexLockedError": "errors",
-    "IndexMismatchError": "errors", "IndexNotFoundError": "errors", "LookalikeError": "errors",
-    "QueryError": "errors", "SkipReason": "errors",
+    "EmbedderError": "errors", "FramesError": "errors", "ImageLoadError": "errors", "IndexCorruptError": "errors",
+    "IndexLockedError": "errors", "IndexMismatchError": "errors", "IndexNotFoundError": "errors",
+    "LookalikeError": "errors", "QueryError": "errors", "SkipReason": "errors",
     "GridHash": "gridhash",
     "Index": "index",
-    "LoadedImage": "loading", "load_image": "loading",
-    "DuplicateReport": "results", "IndexInfo": "results", "IndexReport": "results", "RegionPair": "results",
-    "RegionRef": "results", "SearchHit": "results", "SearchResult": "results", "SkippedFile": "results",
-    "VerifyReport": "results",
+    "DuplicateReport": "results", "IndexInfo": "results", "IndexReport": "results", "RebuildReport": "results",
+    "RegionPair": "results", "RegionRef": "results", "SearchHit": "results", "SearchResult": "results",
+    "SkippedFile": "results", "VerifyReport": "results",
     "DEFAULT_MIN_SCORE": "searching",
 }
 
@@ -31,14 +31,13 @@ __getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .descriptor import DESCRIPTOR_VERSION, Descriptors, describe_boxes
     from .errors import (
-        EmbedderError, FramesError, ImageLoadError, IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
-        LookalikeError, QueryError, SkipReason,
+        EmbedderError, FramesError, ImageLoadError, IndexCorruptError, IndexLockedError, IndexMismatchError,
+        IndexNotFoundError, LookalikeError, QueryError, SkipReason,
     )
     from .gridhash import GridHash
     from .index import Index
-    from .loading import LoadedImage, load_image
     from .results import (
-        DuplicateReport, IndexInfo, IndexReport, RegionPair, RegionRef, SearchHit, SearchResult, SkippedFile,
-        VerifyReport,
+        DuplicateReport, IndexInfo, IndexReport, RebuildReport, RegionPair, RegionRef, SearchHit, SearchResult,
+        SkippedFile, VerifyReport,
     )
     from .searching import DEFAULT_MIN_SCORE

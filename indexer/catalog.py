@@ -365,9 +365,6 @@ class Catalog:
                 out[int(r[0])] = (int(r[1]), (int(r[2]), int(r[3]), int(r[4]), int(r[5])))
         return out
 
-    def skipped_list(self) -> list[tuple[str, str, str]]:
-        return [(r[0], r[1], r[2] or "") for r in self.conn.execute("SELECT path, reason, detail FROM skipped ORDER BY path")]
-
     def vector_file(self, name: str) -> tuple[int, int, str] | None:
         row = self.conn.execute("SELECT generation, count, checksum FROM vector_files WHERE name = ?", (name,)).fetchone()
         return None if row is None else (int(row[0]), int(row[1]), str(row[2]))

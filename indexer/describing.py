@@ -19,13 +19,14 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from lookalike.models.io.files import ScannedFile
+from lookalike.models.io.images import DEFAULT_MAX_PIXELS, load_image, shrink_to_side
+
 from .catalog import ImageRecord
 from .descriptor import BASE, describe_boxes
 from .errors import ImageLoadError, SkipReason
 from .gridhash import GridHash, hash_vectors
-from .loading import DEFAULT_MAX_PIXELS, load_image, shrink_to_side
 from .regions import TILE_FRACTIONS, tile_boxes
-from .scanning import ScannedFile
 
 log = logging.getLogger(__name__)
 

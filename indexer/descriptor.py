@@ -19,9 +19,7 @@ __all__ = [
     "DESCRIPTOR_VERSION",
     "Descriptors",
     "describe_boxes",
-    "similarity",
     "LOW_INFO_THRESHOLD",
-    "DIHEDRAL_NAMES",
     "dihedral_variants",
     "channel_variants",
     "orientation_margin",
@@ -31,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+
+from lookalike.models.orientation import CHANNEL_ORDERS, channel_order, dihedral
 
 from .color import srgb_to_oklab
 
@@ -196,15 +196,6 @@ def describe_boxes(pixels: np.ndarray, width: int, height: int, boxes: np.ndarra
     return Descriptors(vectors=vectors, info=info)
 
 
-def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Score in [0, 1] of descriptor rows ``a`` against ``b`` (cosine, negatives clipped to 0)."""
-    return np.clip(np.asarray(a, np.float32) @ np.asarray(b, np.float32).T, 0.0, 1.0)
-
-
-#: The 8 dihedral variants, in the order ``np.rot90(P, k)`` then ``np.rot90(np.fliplr(P), k)``.
-DIHEDRAL_NAMES = ("rot0", "rot90", "rot180", "rot270", "flip_rot0", "flip_rot90", "flip_rot180", "flip_rot270")
-
-
 def _bin_map(flip: bool, k: int) -> np.ndarray:
     """Where each signed-direction bin goes when the image is flipped (lr) then rotated by k*90°.
 
@@ -228,12 +219,9 @@ def dihedral_variants(vectors: np.ndarray) -> np.ndarray:
     grads = vectors[:, nc:].reshape(n, GRAD_GRID, GRAD_GRID, GRAD_BINS)
     out = np.empty((8,) + vectors.shape, dtype=vectors.dtype)
     for i in range(8):
-        flip, k = i >= 4, i % 4
-        c = colors[:, :, ::-1] if flip else colors
-        g = grads[:, :, ::-1] if flip else grads
-        c = np.rot90(c, k, axes=(1, 2))
-        g = np.rot90(g, k, axes=(1, 2))
-        dst = _bin_map(flip, k)
+        c = dihedral(colors, i, axes=(1, 2))
+        g = dihedral(grads, i, axes=(1, 2))
+        dst = _bin_map(i >= 4, i % 4)
         g2 = np.empty_like(g)
         g2[..., dst] = g
         out[i, :, :nc] = c.reshape(n, -1)
@@ -241,15 +229,12 @@ def dihedral_variants(vectors: np.ndarray) -> np.ndarray:
     return out
 
 
-#: The 5 non-identity permutations of the RGB channels.
-CHANNEL_PERMUTATIONS = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
-
-
 def channel_variants(pixels: np.ndarray, width: int, height: int, boxes: np.ndarray) -> np.ndarray:
-    """``(5, N, D)`` descriptors of ``boxes`` with the RGB channels permuted (pixel space)."""
+    """``(5, N, D)`` descriptors of ``boxes`` with the RGB channels in each of the 5 other orders
+    of :data:`~lookalike.models.orientation.CHANNEL_ORDERS` (pixel space)."""
     return np.stack(
-        [describe_boxes(np.ascontiguousarray(pixels[..., list(p)]), width, height, boxes).vectors
-         for p in CHANNEL_PERMUTATIONS]
+        [describe_boxes(np.ascontiguousarray(channel_order(pixels, k)), width, height, boxes).vectors
+         for k in range(1, len(CHANNEL_ORDERS))]
     )
 
 

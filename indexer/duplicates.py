@@ -10,6 +10,8 @@ from typing import Callable
 import faiss
 import numpy as np
 
+from lookalike.models.io.images import LoadedImage
+
 from .descriptor import LOW_INFO_THRESHOLD, dihedral_variants
 from .gridhash import HASH_BITS
 
@@ -118,19 +120,18 @@ REGION_MIN_NCC = 0.7
 
 
 def confirm_region_pair(
-    pix_a: np.ndarray, size_a: tuple[int, int], box_a: tuple[int, int, int, int],
-    pix_b: np.ndarray, size_b: tuple[int, int], box_b: tuple[int, int, int, int],
+    a: LoadedImage, box_a: tuple[int, int, int, int], b: LoadedImage, box_b: tuple[int, int, int, int],
 ) -> tuple[tuple[int, int, int, int], float] | None:
     """Check a candidate pair of tiles on pixels. The central part of ``box_a`` is located in
     a neighbourhood of ``box_b`` by NCC (tiles of two images sit on different grids), and the
     aligned box is scored with the descriptor. Returns ``(aligned box in b, score)``, or None
-    when the pixels do not agree. ``pix_*`` are decoded pixels of images of original ``size_*``."""
-    from lookalike.models.crop import find_crop  # torch only when confirming
+    when the pixels do not agree. Boxes are in the images' original pixels."""
+    from lookalike.models.ops.crop import find_crop  # torch only when confirming
 
     from .descriptor import describe_boxes
 
-    sa = pix_a.shape[1] / size_a[0]
-    sb = pix_b.shape[1] / size_b[0]
+    pix_a, pix_b = a.pixels, b.pixels
+    sa, sb = a.scale, b.scale
     ax, ay, aw, ah = box_a
     inner = 0.15
     ia = pix_a[int(round((ay + ah * inner) * sa)): int(round((ay + ah * (1 - inner)) * sa)),
@@ -157,10 +158,10 @@ def confirm_region_pair(
     fy = (y0 + my - full_h * inner) / sb
     fw, fh = full_w / sb, full_h / sb
     fx, fy = max(0.0, fx), max(0.0, fy)
-    fw, fh = min(fw, size_b[0] - fx), min(fh, size_b[1] - fy)
+    fw, fh = min(fw, b.width - fx), min(fh, b.height - fy)
     aligned = (int(round(fx)), int(round(fy)), max(1, int(round(fw))), max(1, int(round(fh))))
-    da = describe_boxes(pix_a, size_a[0], size_a[1], np.array([box_a]))
-    db = describe_boxes(pix_b, size_b[0], size_b[1], np.array([aligned]))
+    da = describe_boxes(pix_a, a.width, a.height, np.array([box_a]))
+    db = describe_boxes(pix_b, b.width, b.height, np.array([aligned]))
     if da.low_info[0] or db.low_info[0]:
         return None
     return aligned, float(np.clip(da.vectors[0] @ db.vectors[0], 0.0, 1.0))

@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lookalike.models.io.images import LoadedImage, resize_pixels
+from lookalike.models.orientation import orientation_variants
+
 from .regions import TILE_FRACTIONS, search_windows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lookalike.models.embedding import Embedder
+    from lookalike.models.embed.embedding import Embedder
 
 #: Weight of the color grid in the fused score (the embedder has the rest). Equal weights,
 #: chosen before measuring and not tuned: on held-out photos both cosines of a hard edit's
@@ -60,13 +63,11 @@ class QueryEmbeddings:
     window_vectors: np.ndarray
 
 
-def embed_query(embedder: Embedder, pixels: np.ndarray, width: int, height: int) -> QueryEmbeddings:
-    from lookalike.models.embedding import dihedral_and_channel_variants
-
-    variants = embedder.embed(dihedral_and_channel_variants(pixels))
-    wins = search_windows(width, height).astype(np.float64)
-    sx, sy = pixels.shape[1] / width, pixels.shape[0] / height
-    px_wins = wins * np.array([sx, sy, sx, sy])
+def embed_query(embedder: Embedder, img: LoadedImage) -> QueryEmbeddings:
+    pixels = img.pixels
+    variants = embedder.embed(orientation_variants(pixels))
+    wins = search_windows(img.width, img.height).astype(np.float64)
+    px_wins = img.boxes_to_pixels(wins)
     rows, boxes = [], []
     for f in TILE_FRACTIONS[1:]:
         side = max(8, round(embedder.input_side * f))
@@ -83,13 +84,11 @@ class EmbeddingSignal:
     images: Any
     regions: Any
 
-    def box_sims(self, pixels: np.ndarray, width: int, box: tuple[int, int, int, int],
-                 query: QueryEmbeddings, size: tuple[int, int]) -> np.ndarray:
-        """``(V,)`` cosines of the query's variants to ``box`` (original pixels of an image
-        whose decoded pixels are ``pixels``), cut out and embedded alone at the query's size."""
-        from .loading import resize_pixels
-
-        k = pixels.shape[1] / width
+    def box_sims(self, img: LoadedImage, box: tuple[int, int, int, int], query: QueryEmbeddings,
+                 size: tuple[int, int]) -> np.ndarray:
+        """``(V,)`` cosines of the query's variants to ``box`` (original pixels of ``img``), cut
+        out and embedded alone at the query's size."""
+        pixels, k = img.pixels, img.scale
         x, y, w, h = box
         crop = pixels[int(y * k): int(np.ceil((y + h) * k)), int(x * k): int(np.ceil((x + w) * k))]
         if crop.size == 0:

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import faiss
 import numpy as np
 
+from lookalike.models.io.files import scan, under_roots
+from lookalike.models.io.images import DEFAULT_MAX_PIXELS, ImageSource, LoadedImage, load_image
+
 from .catalog import CATALOG_NAME, EMBEDDING_KIND, Catalog, ImageRecord
 from .describing import DescribeOutcome, describe_file, describe_files
 from .descriptor import DESCRIPTOR_DIM, DESCRIPTOR_VERSION
@@ -22,14 +25,13 @@ from .errors import (
     ImageLoadError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError,
 )
 from .gridhash import HASH_BITS
-from .loading import DEFAULT_MAX_PIXELS, load_image
 from .locking import WriteLock
 from .results import (
-    DuplicateReport, IndexInfo, IndexReport, RegionPair, RegionRef, SearchHit, SkippedFile, VerifyReport,
+    DuplicateReport, IndexInfo, IndexReport, RebuildReport, RegionPair, RegionRef, SearchHit, SkippedFile,
+    VerifyReport,
 )
-from .scanning import scan, under_roots
 from .searching import (
-    DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, EmbeddingSignal, PreparedQuery, Searcher, aspect_factor, prepare_query,
+    DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, EmbeddingSignal, Searcher, aspect_factor, prepare_query,
 )
 from .vectors import (
     APPROXIMATE_IMAGES, APPROXIMATE_REGIONS, approximate_kind, build_image_index, build_region_index,
@@ -37,7 +39,7 @@ from .vectors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lookalike.models.embedding import Embedder
+    from lookalike.models.embed.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +88,19 @@ class Index:
         if name == NO_EMBEDDER:
             return None
         if self._embedder is None:
-            from lookalike.models.embedders import load_embedder
+            from lookalike.models.embed.registry import load_embedder
 
             weights = self.weights or self.catalog.get_meta("embedder_weights") or None
             emb = load_embedder(name, weights, self.device)
             want = self.catalog.get_meta("embedder_version")
             if want and emb.version != want:
+                found = weights or "default"
                 raise IndexMismatchError(
                     f"index at {self.directory} was built with {name} version {want}; the weights found "
-                    f"({weights or 'default'}) are version {emb.version}: pass --weights with the original "
-                    f"file or re-index into a new folder"
+                    f"({found}) are version {emb.version}: open it with the original weights file or re-index "
+                    f"into a new folder",
+                    code="weights-mismatch", directory=str(self.directory), name=name, want=want, found=found,
+                    version=emb.version,
                 )
             self._embedder = emb
         return self._embedder
@@ -104,7 +109,7 @@ class Index:
         """Record ``name`` (loading it, to learn its version and dimension) in an empty index."""
         emb = None
         if name != NO_EMBEDDER:
-            from lookalike.models.embedders import load_embedder
+            from lookalike.models.embed.registry import load_embedder
 
             emb = load_embedder(name, self.weights, self.device)
             self.catalog.ensure_embedding_table()
@@ -138,7 +143,7 @@ class Index:
         db_path = d / CATALOG_NAME
         if not db_path.exists():
             if not create:
-                raise IndexNotFoundError(f"no index at {d} (create one with `lookalike index PATH --index {d}`)")
+                raise IndexNotFoundError(f"no index at {d} (open it with create=True to make one)", directory=str(d))
             if d.exists() and not d.is_dir():
                 raise QueryError(f"{d} exists and is not a folder")
             d.mkdir(parents=True, exist_ok=True)
@@ -181,7 +186,8 @@ class Index:
             return
         raise IndexMismatchError(
             f"index at {self.directory} was built with embedder {stored or NO_EMBEDDER!r}, not {requested!r}: "
-            f"re-index into a new folder (--index DIR) or delete this one"
+            f"re-index into a new folder or delete this one",
+            code="embedder-mismatch", directory=str(self.directory), stored=stored or NO_EMBEDDER, requested=requested,
         )
 
     def close(self) -> None:
@@ -277,10 +283,12 @@ class Index:
             skipped=sorted(skipped, key=lambda s: s.path),
         )
 
-    def rebuild(self) -> None:
+    def rebuild(self) -> RebuildReport:
         """Recreate the FAISS files from the catalog."""
         with WriteLock(self.directory):
             self._write_vectors()
+        counts = self.catalog.counts()
+        return RebuildReport(images=counts["images"], regions=counts["searchable_regions"])
 
     def _sources(self) -> dict[str, tuple[bool, Callable[[], tuple[np.ndarray, np.ndarray]], Callable]]:
         """Each derived FAISS file: ``name -> (binary, read its rows from the catalog, build it)``."""
@@ -336,17 +344,14 @@ class Index:
         self._vectors = (loaded, gen)
         return loaded
 
-    def search(self, query: str | os.PathLike[str], k: int = 10, min_score: float | None = None) -> list[SearchHit]:
-        """Indexed images that look like ``query`` (an image file), best first, each once with
-        its best box. ``min_score`` (default :data:`DEFAULT_MIN_SCORE`) sets ``match``."""
-        q = prepare_query(str(query), self.embedder())
-        return self.search_prepared(q, k, min_score)
+    def search(self, query: ImageSource, k: int = 10, min_score: float | None = None) -> list[SearchHit]:
+        """Indexed images that look like ``query``, best first, each once with its best box.
 
-    def search_prepared(self, q: PreparedQuery, k: int = 10, min_score: float | None = None) -> list[SearchHit]:
-        """Like :meth:`search`, for a query already prepared with :func:`prepare_query`."""
-        threshold = DEFAULT_MIN_SCORE if min_score is None else float(min_score)
-        if not 0.0 <= threshold <= 1.0:
-            raise QueryError("min-score must be between 0 and 1")
+        ``query``: an image file, a PIL image or an ``(H, W, 3) uint8`` array. ``min_score``
+        (default :data:`DEFAULT_MIN_SCORE`) sets ``match``. A query that cannot be read or used
+        raises :class:`QueryError`."""
+        threshold = _threshold(min_score)
+        q = prepare_query(query, self.embedder())
         vectors = self._load_vectors()
         return Searcher(self.catalog, vectors[IMAGE_VECTORS], vectors[REGION_VECTORS], self._signal(vectors)).search(
             q, k=k, min_score=threshold)
@@ -360,9 +365,7 @@ class Index:
     def duplicates(self, regions: bool = False, min_score: float | None = None) -> DuplicateReport:
         """Groups of near-duplicate images and, with ``regions``, the best duplicate region
         pair of each pair of images that share one."""
-        threshold = DEFAULT_MIN_SCORE if min_score is None else float(min_score)
-        if not 0.0 <= threshold <= 1.0:
-            raise QueryError("min-score must be between 0 and 1")
+        threshold = _threshold(min_score)
         ids, vecs = self.catalog.image_vectors()
         meta = self.catalog.images_by_id(ids.tolist())
         sizes = np.array([(meta[i][1], meta[i][2]) for i in ids.tolist()]).reshape(-1, 2)
@@ -390,8 +393,7 @@ class Index:
                 pa, pb = pixels.get(meta[ia][0]), pixels.get(meta[ib][0])
                 if pa is None or pb is None:
                     continue
-                size_a, size_b = (meta[ia][1], meta[ia][2]), (meta[ib][1], meta[ib][2])
-                confirmed = confirm_region_pair(pa, size_a, box_of[ra], pb, size_b, box_of[rb])
+                confirmed = confirm_region_pair(pa, box_of[ra], pb, box_of[rb])
                 if confirmed is None or confirmed[1] < threshold:
                     continue
                 a = RegionRef(meta[ia][0], box_of[ra])
@@ -429,9 +431,6 @@ class Index:
             image_index=kinds[0], region_index=kinds[1], embedder=self.embedder_name,
             embedder_version=self.catalog.get_meta("embedder_version") or "", embedder_dim=self.embedder_dim,
         )
-
-    def skipped(self) -> list[SkippedFile]:
-        return [SkippedFile(p, r, d) for p, r, d in self.catalog.skipped_list()]
 
     def verify(self) -> VerifyReport:
         """Check the catalog's integrity and that each FAISS file is current, intact and holds
@@ -472,32 +471,36 @@ class Index:
         return VerifyReport(ok=not problems, problems=problems)
 
 
+def _threshold(min_score: float | None) -> float:
+    threshold = DEFAULT_MIN_SCORE if min_score is None else float(min_score)
+    if not 0.0 <= threshold <= 1.0:
+        raise QueryError("min_score must be between 0 and 1", code="bad-min-score", value=threshold)
+    return threshold
+
+
 def _embed_records(embedder: Embedder, outcomes: list[DescribeOutcome]) -> list[ImageRecord]:
     """The outcomes' records with the whole-image and tile embeddings filled in (one forward
     pass per image, batched)."""
-    boxes = []
-    for o in outcomes:
-        rec, px = o.record, o.embed_pixels
-        sx, sy = px.shape[1] / rec.width, px.shape[0] / rec.height
-        boxes.append(rec.region_boxes.astype(np.float64) * np.array([sx, sy, sx, sy]))
+    boxes = [LoadedImage(o.embed_pixels, o.record.width, o.record.height).boxes_to_pixels(o.record.region_boxes)
+             for o in outcomes]
     rows = embedder.embed_with_regions([o.embed_pixels for o in outcomes], boxes)
     return [dataclasses.replace(o.record, embedding=e[0], region_embeddings=e[1:]) for o, e in zip(outcomes, rows)]
 
 
 class _PixelCache:
-    """Decoded pixels of the last few images, for confirming region pairs."""
+    """The last few images, decoded small, for confirming region pairs."""
 
     def __init__(self, size: int = 64, min_side: int = 256) -> None:
         self.size = size
         self.min_side = min_side
-        self._items: dict[str, np.ndarray | None] = {}
+        self._items: dict[str, LoadedImage | None] = {}
 
-    def get(self, path: str) -> np.ndarray | None:
+    def get(self, path: str) -> LoadedImage | None:
         if path not in self._items:
             if len(self._items) >= self.size:
                 self._items.pop(next(iter(self._items)))
             try:
-                self._items[path] = load_image(path, min_side=self.min_side).pixels
+                self._items[path] = load_image(path, min_side=self.min_side)
             except ImageLoadError as exc:
                 log.warning("cannot confirm regions of %s: %s", path, exc)
                 self._items[path] = None

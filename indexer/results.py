@@ -1,4 +1,7 @@
-"""Small result types passed between the library and its callers."""
+"""Small result types passed between the library and its callers.
+
+Each has ``to_dict()``: the JSON object the command line prints for it (the fields documented
+in the README), so a script, a web page and the CLI see the same thing."""
 
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ __all__ = [
     "DuplicateReport",
     "IndexInfo",
     "VerifyReport",
+    "RebuildReport",
 ]
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 Box = tuple[int, int, int, int]  # x, y, w, h in the image's original pixels
 
@@ -32,11 +37,23 @@ class SearchHit:
     match: bool
     kind: str = "image"  # "image" or "region"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "score": self.score, "match": self.match, "box": list(self.box)}
+
 
 @dataclass(frozen=True)
 class SearchResult:
+    """The hits of one query; ``error`` (and no hits) when the query could not be searched."""
+
     query: str
     hits: list[SearchHit]
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"query": self.query, "hits": [h.to_dict() for h in self.hits]}
+        if self.error:
+            out["error"] = self.error
+        return out
 
 
 @dataclass(frozen=True)
@@ -54,11 +71,18 @@ class IndexReport:
     unchanged: int = 0
     skipped: list[SkippedFile] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "updated": self.updated, "removed": self.removed, "unchanged": self.unchanged,
+                "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped]}
+
 
 @dataclass(frozen=True)
 class RegionRef:
     path: str
     box: Box
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "box": list(self.box)}
 
 
 @dataclass(frozen=True)
@@ -67,11 +91,17 @@ class RegionPair:
     b: RegionRef
     score: float
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.a.to_dict(), "b": self.b.to_dict(), "score": self.score}
+
 
 @dataclass(frozen=True)
 class DuplicateReport:
     groups: list[list[str]]
     regions: list[RegionPair] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"groups": self.groups, "regions": [r.to_dict() for r in self.regions]}
 
 
 @dataclass(frozen=True)
@@ -90,8 +120,25 @@ class IndexInfo:
     embedder_version: str = ""
     embedder_dim: int = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 @dataclass(frozen=True)
 class VerifyReport:
     ok: bool
     problems: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What the FAISS files hold after a rebuild: images, and searchable (not near-uniform) regions."""
+
+    images: int
+    regions: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rebuilt": True, "images": self.images, "regions": self.regions}

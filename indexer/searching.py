@@ -17,15 +17,18 @@ __all__ = ["DEFAULT_MIN_SCORE", "PreparedQuery", "prepare_query", "Searcher", "a
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from lookalike.models.io.images import ImageSource, LoadedImage, as_image, load_image, resize_pixels, shrink_to_side
+
 from .catalog import Catalog
 from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants, orientation_margin
 from .errors import ImageLoadError, QueryError
 from .fusion import FUSED_ORIENTATION_MARGIN, EmbeddingSignal, QueryEmbeddings, embed_query, fuse, fused_margin
 from .gridhash import hash_vectors
-from .loading import LoadedImage, load_image, resize_pixels, shrink_to_side
 from .regions import search_windows
 from .results import Box, SearchHit
 
@@ -65,13 +68,15 @@ class PreparedQuery:
     embedded: QueryEmbeddings | None = None  # with an embedder
 
 
-def prepare_query(path: str, embedder=None) -> PreparedQuery:
-    """Decode a query at full size and describe it (and embed it, given an embedder). Bad
-    files raise :class:`QueryError`."""
+def prepare_query(query: ImageSource, embedder=None) -> PreparedQuery:
+    """Decode a query (a file, a PIL image or pixels) at full size and describe it (and embed
+    it, given an embedder). A query that cannot be read raises :class:`QueryError`."""
+    path = str(query) if isinstance(query, (str, os.PathLike)) else "<image>"
     try:
-        img = load_image(path)
+        img = as_image(query)
     except ImageLoadError as exc:
-        raise QueryError(f"cannot read query {path}: {exc.reason.value}" + (f" ({exc.detail})" if exc.detail else "")) from None
+        raise QueryError(f"cannot read query {path}: {exc.reason.value}" + (f" ({exc.detail})" if exc.detail else ""),
+                         code="query-unreadable", path=path, reason=exc.reason.value) from None
     whole = np.array([[0, 0, img.width, img.height]])
     desc = describe_boxes(img.pixels, img.width, img.height, whole)
     variants = np.concatenate(
@@ -83,7 +88,7 @@ def prepare_query(path: str, embedder=None) -> PreparedQuery:
         path=path, image=img, vector=desc.vectors[0], variants=variants, windows=windows,
         window_hashes=hash_vectors(wdesc.vectors), info=float(desc.info[0]),
         small=shrink_to_side(img.pixels, COARSE_QUERY_SIDE),
-        embedded=embed_query(embedder, img.pixels, img.width, img.height) if embedder is not None else None,
+        embedded=embed_query(embedder, img) if embedder is not None else None,
     )
 
 
@@ -173,19 +178,9 @@ class Searcher:
         if n == 0:
             return []
         dist, rids = self.region_index.search(q.window_hashes, min(n, 256))
-        regions = self.catalog.regions_by_id({int(r) for r in rids.ravel() if r >= 0})
-        per_image: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
-        for wi, (drow, rrow) in enumerate(zip(dist, rids)):
-            wx, wy, ws, _ = (float(v) for v in q.windows[wi])
-            for d, r in zip(drow.tolist(), rrow.tolist()):
-                if r < 0 or d > MAX_REGION_HAMMING or r not in regions:
-                    continue
-                image_id, (tx, ty, tw, _) = regions[r]
-                scale = tw / ws
-                pred = (tx - wx * scale, ty - wy * scale, q.image.width * scale, q.image.height * scale)
-                if image_id not in per_image or d < per_image[image_id][0]:
-                    per_image[image_id] = (d, pred)
-        order = sorted(per_image.items(), key=lambda kv: kv[1][0])[: max(k, 6)]
+        dist = np.where(dist > MAX_REGION_HAMMING, -1, dist)  # too far to be worth refining
+        per_image = self._predicted_boxes(q, q.windows, -dist.astype(np.float64), np.where(dist < 0, -1, rids))
+        order = [(i, (-s, p)) for i, (s, p) in sorted(per_image.items(), key=lambda kv: -kv[1][0])][: max(k, 6)]
         if self.signal is not None:
             taken = {i for i, _ in order}
             order += [(i, (-1, p)) for i, p in self._embedded_region_candidates(q, EMBEDDED_REGION_CANDIDATES)
@@ -214,10 +209,18 @@ class Searcher:
             return []
         qe = q.embedded
         sims, rids = index.search(qe.window_vectors.astype(np.float32), min(index.ntotal, 64))
+        best = self._predicted_boxes(q, qe.windows, sims, rids)
+        return [(i, p) for i, (_, p) in sorted(best.items(), key=lambda kv: -kv[1][0])[:m]]
+
+    def _predicted_boxes(self, q: PreparedQuery, windows: np.ndarray, sims: np.ndarray, rids: np.ndarray
+                         ) -> dict[int, tuple[float, tuple[float, float, float, float]]]:
+        """For each image owning a tile that one of the query's ``windows`` found (``rids``, -1
+        for none, with similarity ``sims``, both ``(n_windows, k)``): the best similarity and
+        the box the whole query would have in that image, where the window sits on the tile."""
         regions = self.catalog.regions_by_id({int(r) for r in rids.ravel() if r >= 0})
         best: dict[int, tuple[float, tuple[float, float, float, float]]] = {}
         for wi, (srow, rrow) in enumerate(zip(sims, rids)):
-            wx, wy, ws, _ = (float(v) for v in qe.windows[wi])
+            wx, wy, ws, _ = (float(v) for v in windows[wi])
             for sim, r in zip(srow.tolist(), rrow.tolist()):
                 if r < 0 or r not in regions:
                     continue
@@ -226,19 +229,19 @@ class Searcher:
                 pred = (tx - wx * scale, ty - wy * scale, q.image.width * scale, q.image.height * scale)
                 if image_id not in best or sim > best[image_id][0]:
                     best[image_id] = (sim, pred)
-        return [(i, p) for i, (_, p) in sorted(best.items(), key=lambda kv: -kv[1][0])[:m]]
+        return best
 
     def _refine(self, q: PreparedQuery, image_id: int, path: str, pred: tuple[float, float, float, float], min_score: float) -> _Candidate | None:
         """Locate the query in a candidate: first on small pixels over a range of scales, then,
         for promising candidates only, at full size near that spot (exact for unscaled crops)."""
-        from lookalike.models.crop import find_crop  # torch is only imported when refining
+        from lookalike.models.ops.crop import find_crop  # torch is only imported when refining
 
         try:
             small = _at_most(load_image(path, min_side=COARSE_SIDE), COARSE_SIDE)
         except ImageLoadError as exc:
             log.warning("cannot refine against %s: %s", path, exc)
             return None
-        rc = small.pixels.shape[1] / small.width  # small candidate pixels per original pixel
+        rc = small.scale  # small candidate pixels per original pixel
         est = pred[2] / q.image.width  # size of the query in the candidate, original pixels
         t = est * rc  # query original pixels -> small candidate pixels, as the tiles predict
         H, W = small.pixels.shape[:2]
@@ -256,7 +259,7 @@ class Searcher:
         if not scales:
             return None
         m = find_crop(small.pixels, qsmall, top_k=1, scales=scales, coarse_to_fine=False)[0]
-        box = _to_original(m.box, small)
+        box = small.box_to_original(m.box)
         score, margin, informative = self._score_box(q, small, box)
         if score < min_score - COARSE_SLACK:
             return _Candidate(image_id, score, box, False, "region")
@@ -271,7 +274,7 @@ class Searcher:
         bx, by, bw, bh = box
         x0, y0 = max(0, int(bx - bw * pad) - 4), max(0, int(by - bh * pad) - 4)
         x1, y1 = min(full.width, int(bx + bw * (1 + pad)) + 5), min(full.height, int(by + bh * (1 + pad)) + 5)
-        sf = full.pixels.shape[1] / full.width
+        sf = full.scale
         area = full.pixels[int(y0 * sf): int(y1 * sf), int(x0 * sf): int(x1 * sf)]
         qfull = q.image.pixels
         cands = {round(s_orig * f * sf, 4) for f in (0.96, 1.0, 1.04)}
@@ -281,7 +284,7 @@ class Searcher:
         if cands:
             mf = find_crop(area, qfull, top_k=1, scales=cands)[0]
             fx, fy, fw, fh = mf.box
-            box = _to_original((fx + int(x0 * sf), fy + int(y0 * sf), fw, fh), full)
+            box = full.box_to_original((fx + int(x0 * sf), fy + int(y0 * sf), fw, fh))
             score, margin, informative = self._score_box(q, full, box)
         ok = informative and score >= min_score and margin >= self._least_margin
         return _Candidate(image_id, score, box, ok, "region")
@@ -294,15 +297,7 @@ class Searcher:
             margin = float(orientation_margin(q.variants, desc.vectors)[0])
             return score, margin, informative
         gsims = (desc.vectors @ q.variants.T)  # (1, V)
-        esims = self.signal.box_sims(img.pixels, img.width, box, q.embedded, (q.image.width, q.image.height))[None]
+        esims = self.signal.box_sims(img, box, q.embedded, (q.image.width, q.image.height))[None]
         score = float(np.clip(fuse(gsims[0, 0], esims[0, 0]), 0.0, 1.0))
         return score, float(fused_margin(gsims, esims)[0]), informative
 
-
-def _to_original(box: tuple[int, int, int, int], img: LoadedImage) -> Box:
-    """A box in decoded pixels of ``img`` to its original pixels, clipped to the image."""
-    inv = img.width / img.pixels.shape[1]
-    x, y, w, h = box
-    ox, oy = int(round(x * inv)), int(round(y * inv))
-    ow, oh = max(1, int(round(w * inv))), max(1, int(round(h * inv)))
-    return (ox, oy, min(ow, img.width - ox), min(oh, img.height - oy))

@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from lookalike.cli.app import app
-from lookalike.models.lookalike_s import LookalikeSNet, save_checkpoint
+from lookalike.models.embed.lookalike_s import LookalikeSNet, save_checkpoint
 
 runner = CliRunner()
 SMALL = {"widths": [8, 16, 16], "strides": [2, 2, 1], "dim": 32, "input_side": 48}

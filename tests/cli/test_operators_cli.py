@@ -67,19 +67,21 @@ def test_pattern_json_lines_are_what_json_dumps_writes():
 
     import numpy as np
 
-    from lookalike.cli.pattern_cmd import json_lines
+    from lookalike.cli.pattern_files import PatternFileResult
     from lookalike.models import pattern_hits
 
     rng = np.random.default_rng(3)
     stack = rng.random((40, 9, 11)) < 0.5
-    hits = pattern_hits(stack, "10/11")
-    lines = list(json_lines('odd "name" é.npy', hits))
-    per_image = hits.per_image()
-    assert len(lines) == 40 and sum(map(bool, per_image)) > 5
-    for i, (line, matches) in enumerate(zip(lines, per_image)):
+    res = PatternFileResult('odd "name" é.npy', pattern_hits(stack, "10/11"))
+    lines = list(res.json_lines())
+    dicts = list(res.to_dicts())
+    per_image = res.hits.per_image()
+    assert len(lines) == len(dicts) == 40 and sum(map(bool, per_image)) > 5
+    for i, (line, d, matches) in enumerate(zip(lines, dicts, per_image)):
         expected = {"input": 'odd "name" é.npy', "index": i, "found": bool(matches),
                     "matches": [{"x": m.x, "y": m.y, "variant": m.variant} for m in matches]}
-        assert line == json.dumps(expected, ensure_ascii=False) + "\n"
+        assert d == expected
+        assert line == json.dumps(d, ensure_ascii=False) + "\n"
 
 
 def test_diff_cli_json_and_errors(tmp_path):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 
 from lookalike.indexer.describing import DescribeOutcome, describe_file, describe_files
-from lookalike.indexer.scanning import scan
+from lookalike.models.io.files import scan
 
 
 def crashing_describe(file, max_pixels):

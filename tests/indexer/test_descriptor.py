@@ -6,8 +6,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from lookalike.indexer.descriptor import (
-    DESCRIPTOR_DIM, DIHEDRAL_NAMES, describe_boxes, dihedral_variants, orientation_margin,
+    DESCRIPTOR_DIM, describe_boxes, dihedral_variants, orientation_margin,
 )
+
+from lookalike.models.orientation import DIHEDRAL_NAMES
 
 from ..conftest import random_image
 

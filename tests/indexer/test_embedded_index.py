@@ -13,8 +13,8 @@ from lookalike.indexer import Index, IndexMismatchError
 from lookalike.indexer.descriptor import describe_boxes
 from lookalike.indexer.fusion import fuse
 from lookalike.indexer.index import EMBEDDING_VECTORS, REGION_EMBEDDING_VECTORS
-from lookalike.indexer.loading import load_image
-from lookalike.models.lookalike_s import LookalikeSNet, load_lookalike_s, save_checkpoint
+from lookalike.models.io.images import load_image
+from lookalike.models.embed.lookalike_s import LookalikeSNet, load_lookalike_s, save_checkpoint
 
 SMALL = {"widths": [8, 16, 16], "strides": [2, 2, 1], "dim": 32, "input_side": 48}
 
@@ -73,7 +73,7 @@ def test_fused_score_is_the_exact_fusion_of_both_cosines(tmp_path, photo_dir, we
         hit = [h for h in ix.search(copy, k=3) if os.path.basename(h.path) == "s5.jpg"][0]
     emb = load_lookalike_s(weights, "cpu")
     from lookalike.indexer.describing import DECODE_MIN_SIDE
-    from lookalike.indexer.loading import shrink_to_side
+    from lookalike.models.io.images import shrink_to_side
 
     a = load_image(str(q), min_side=DECODE_MIN_SIDE)
     b = load_image(str(copy))

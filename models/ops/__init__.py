@@ -1,0 +1,1 @@
+"""Torch operators, one family per file; CPU or CUDA with the same code (``device=``)."""
