@@ -126,7 +126,7 @@ class Searcher:
         # query must win by a margin
         self._least_margin = -ORIENTATION_TOLERANCE if signal is None else FUSED_ORIENTATION_MARGIN
 
-    def search(self, q: PreparedQuery, k: int = 10, min_score: float = DEFAULT_MIN_SCORE, refine: bool = True) -> list[SearchHit]:
+    def search(self, q: PreparedQuery, k: int = 10, min_score: float = DEFAULT_MIN_SCORE) -> list[SearchHit]:
         if k < 1:
             raise QueryError("k must be at least 1")
         if (self.signal is None) != (q.embedded is None):
@@ -135,11 +135,10 @@ class Searcher:
         meta: dict[int, tuple[str, int, int]] = {}
         for cand in self._whole_image_hits(q, k, min_score, meta):
             best[cand.image_id] = cand
-        if refine:
-            for cand in self._region_hits(q, k, min_score, meta, best):
-                old = best.get(cand.image_id)
-                if old is None or (cand.match, cand.score) > (old.match, old.score):
-                    best[cand.image_id] = cand
+        for cand in self._region_hits(q, k, min_score, meta, best):
+            old = best.get(cand.image_id)
+            if old is None or (cand.match, cand.score) > (old.match, old.score):
+                best[cand.image_id] = cand
         ranked = sorted(best.values(), key=lambda c: (-c.score, meta[c.image_id][0]))[:k]
         return [SearchHit(meta[c.image_id][0], round(float(c.score), 6), c.box, bool(c.match), c.kind) for c in ranked]
 

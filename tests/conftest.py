@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,23 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"
+
+
+def _test_devices() -> list[str]:
+    """The torch devices operator tests run on: the CPU always, CUDA when present;
+    ``$LOOKALIKE_TEST_DEVICES`` (e.g. ``cuda``) names them instead."""
+    forced = os.environ.get("LOOKALIKE_TEST_DEVICES")
+    if forced:
+        return [d.strip() for d in forced.split(",") if d.strip()]
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes ``device`` runs once per device of :func:`_test_devices`."""
+    if "device" in metafunc.fixturenames:
+        metafunc.parametrize("device", _test_devices())
 
 
 def _scene_module():

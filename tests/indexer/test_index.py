@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -61,6 +62,22 @@ def test_crop_query_box_is_exact(tmp_path, photo_dir):
     assert top.box == (70, 40, 180, 160)
 
 
+def test_a_query_may_be_a_file_a_pil_image_or_pixels(tmp_path, photo_dir):
+    crop = Image.open(photo_dir / "s6.jpg").crop((70, 40, 250, 200))
+    crop.save(tmp_path / "crop.png")
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.add([photo_dir], workers=1)
+        from_file = ix.search(tmp_path / "crop.png", k=3)
+        assert ix.search(str(tmp_path / "crop.png"), k=3) == from_file
+        assert ix.search(crop, k=3) == from_file
+        assert ix.search(np.asarray(crop), k=3) == from_file
+        assert ix.search(crop.convert("RGBA"), k=3) == from_file  # any PIL mode, converted as files are
+        for bad in (np.zeros((5, 5), np.uint8), np.zeros((5, 5, 3), np.float32), 42):
+            with pytest.raises(QueryError) as info:
+                ix.search(bad)
+            assert info.value.code == "bad-image" and info.value.exit_code == 2
+
+
 def test_duplicates_groups_and_regions(tmp_path, sample_copy):
     with Index.open(tmp_path / "ix", create=True) as ix:
         ix.add([sample_copy / "photos"], workers=2)
@@ -80,15 +97,17 @@ def test_duplicates_groups_and_regions(tmp_path, sample_copy):
 
 
 def test_missing_index_and_bad_arguments(tmp_path, photo_dir):
-    with pytest.raises(IndexNotFoundError):
+    with pytest.raises(IndexNotFoundError) as info:
         Index.open(tmp_path / "none")
+    assert info.value.code == "index-not-found" and "--" not in str(info.value)
     with Index.open(tmp_path / "ix", create=True) as ix:
         with pytest.raises(QueryError):
             ix.add([tmp_path / "does-not-exist"])
         with pytest.raises(QueryError):
             ix.search(photo_dir / "bad.jpg")
-        with pytest.raises(QueryError):
+        with pytest.raises(QueryError) as info:
             ix.search(photo_dir / "s1.jpg", min_score=2)
+        assert info.value.code == "bad-min-score" and "--" not in str(info.value)
         assert ix.search(photo_dir / "s1.jpg") == []  # empty index
 
 
@@ -113,8 +132,10 @@ def test_faiss_files_are_verified_and_rebuilt(tmp_path, photo_dir):
         assert not rep.ok and len(rep.problems) == 2
         # searching still works: the damaged files are rebuilt from SQLite in memory
         assert [(h.path, h.score) for h in ix.search(photo_dir / "s1.jpg", k=3)] == before
-        ix.rebuild()
+        rebuilt = ix.rebuild()
         assert ix.verify().ok
+        assert rebuilt.to_dict() == {"rebuilt": True, "images": ix.info().images,
+                                     "regions": ix.info().searchable_regions}
 
 
 def test_approximate_index_agrees_with_exact(tmp_path, sample_copy):

@@ -11,12 +11,12 @@ def iou(a, b):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_chan_vese_agrees_with_skimage_and_truth(seed):
+def test_chan_vese_agrees_with_skimage_and_truth(device, seed):
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:80, :100]
     truth = ((yy - 40 - rng.integers(-10, 10)) ** 2 / 400 + (xx - 50 - rng.integers(-15, 15)) ** 2 / 700) < 1
     img = ndimage.gaussian_filter(truth * 0.6 + 0.2, 2) + rng.normal(0, 0.05, truth.shape)
-    ours = chan_vese(img).numpy()
+    ours = chan_vese(img, device=device).cpu().numpy()
     ref = sk_chan_vese(img, mu=0.25)
     assert iou(ours, ref) > 0.97 or iou(~ours, ref) > 0.97
     assert max(iou(ours, truth), iou(~ours, truth)) > 0.95

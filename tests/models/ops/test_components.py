@@ -49,23 +49,23 @@ def flood_fill_labels(img: np.ndarray, tol: float, conn: int, background=None) -
 @settings(max_examples=150, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 24), w=st.integers(1, 24), colors=st.integers(1, 4),
        conn=st.sampled_from([4, 8]))
-def test_tolerance_zero_equals_skimage_label(seed, h, w, colors, conn):
+def test_tolerance_zero_equals_skimage_label(device, seed, h, w, colors, conn):
     img = np.random.default_rng(seed).integers(0, colors, (h, w, 3)).astype(np.uint8)
     ref = sk_label(color_code(img) + 1, background=0, connectivity=1 if conn == 4 else 2)
-    seg = label_regions(img, 0, conn)
-    assert np.array_equal(seg.labels.numpy(), ref)
+    seg = label_regions(img, 0, conn, device=device)
+    assert np.array_equal(seg.labels.cpu().numpy(), ref)
     assert seg.count == ref.max()
 
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 14), w=st.integers(1, 14),
        tol=st.sampled_from([0.5, 1.0, 5.0, 12.0, 30.0]), conn=st.sampled_from([4, 8]))
-def test_tolerance_chains_like_a_flood_fill(seed, h, w, tol, conn):
+def test_tolerance_chains_like_a_flood_fill(device, seed, h, w, tol, conn):
     rng = np.random.default_rng(seed)
     img = np.cumsum(rng.integers(-8, 9, (h, w, 3)), axis=1).clip(0, 255).astype(np.uint8)  # ramps: chains matter
-    assert np.array_equal(label_regions(img, tol, conn).labels.numpy(), flood_fill_labels(img, tol, conn))
+    assert np.array_equal(label_regions(img, tol, conn, device=device).labels.cpu().numpy(), flood_fill_labels(img, tol, conn))
     bg = img[h // 2, w // 2]  # near colors join each other, never the background
-    assert np.array_equal(label_regions(img, tol, conn, background=bg).labels.numpy(),
+    assert np.array_equal(label_regions(img, tol, conn, background=bg, device=device).labels.cpu().numpy(),
                           flood_fill_labels(img, tol, conn, background=bg))
 
 
@@ -135,11 +135,11 @@ def test_tolerance_on_float_images_uses_their_scale():
 
 @pytest.mark.parametrize("conn", [4, 8])
 @pytest.mark.parametrize("seed", range(4))
-def test_binary_partitions_and_stats_match_opencv_and_scipy(seed, conn):
+def test_binary_partitions_and_stats_match_opencv_and_scipy(device, seed, conn):
     rng = np.random.default_rng(seed)
     img = (ndimage.gaussian_filter(rng.random((60, 80)), 1.5) > 0.5).astype(np.uint8)
-    seg = label_regions(img, 0, conn)
-    labels = seg.labels.numpy()
+    seg = label_regions(img, 0, conn, device=device)
+    labels = seg.labels.cpu().numpy()
     n, cv_labels, cv_stats, cv_cent = cv2.connectedComponentsWithStats(img, connectivity=conn)
     sc_labels, _ = ndimage.label(img, structure=ndimage.generate_binary_structure(2, 1 if conn == 4 else 2))
     fg = img > 0

@@ -28,14 +28,14 @@ def test_ncc_map_matches_opencv(seed):
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_unscaled_crop_found_exactly(seed):
+def test_unscaled_crop_found_exactly(device, seed):
     rng = np.random.default_rng(100 + seed)
     H, W = int(rng.integers(150, 400)), int(rng.integers(150, 400))
     img = random_image(rng, H, W)
     img = np.clip(img.astype(int) + rng.integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
     h, w = int(rng.integers(20, H // 2)), int(rng.integers(20, W // 2))
     y, x = int(rng.integers(0, H - h)), int(rng.integers(0, W - w))
-    m = find_crop(img, img[y:y + h, x:x + w])[0]
+    m = find_crop(img, img[y:y + h, x:x + w], device=device)[0]
     assert m.box == (x, y, w, h)
     assert m.score > 0.999
     ref = cv2.minMaxLoc(cv2.matchTemplate(img, img[y:y + h, x:x + w], cv2.TM_CCOEFF_NORMED))[3]
@@ -67,11 +67,11 @@ def test_top_k_returns_separate_occurrences():
     assert boxes == [(10, 10, 20, 20), (150, 60, 20, 20)]
 
 
-def test_rescaled_crop_found_with_scales():
+def test_rescaled_crop_found_with_scales(device):
     rng = np.random.default_rng(6)
     img = random_image(rng, 300, 400)
     crop = img[50:170, 100:260]
     small = cv2.resize(crop, (128, 96), interpolation=cv2.INTER_AREA)
-    m = find_crop(img, small, scales=[1.0, 1.25, 1.5])[0]
+    m = find_crop(img, small, scales=[1.0, 1.25, 1.5], device=device)[0]
     assert m.scale == 1.25
     assert abs(m.box[0] - 100) <= 2 and abs(m.box[1] - 50) <= 2

@@ -31,14 +31,14 @@ patterns = st.integers(1, 5).flatmap(
 
 @settings(max_examples=60, deadline=None)
 @given(spec=patterns, seed=st.integers(0, 2**16), density=st.sampled_from([0.2, 0.5, 0.8]))
-def test_matches_scipy_and_brute_force_for_every_variant(spec, seed, density):
+def test_matches_scipy_and_brute_force_for_every_variant(device, spec, seed, density):
     rng = np.random.default_rng(seed)
     imgs = (rng.random((3, 11, 9)) < density)
-    names, maps = match_maps(imgs, spec)
+    names, maps = match_maps(imgs, spec, device=device)
     vs = dict(pattern_variants(spec))
     for n in range(len(imgs)):
         for vi, name in enumerate(names):
-            got = {tuple(p) for p in np.argwhere(maps[n, vi].numpy())}
+            got = {tuple(p) for p in np.argwhere(maps[n, vi].cpu().numpy())}
             ref = brute(imgs[n].astype(np.uint8), vs[name])
             assert got == ref, (spec, name)
             p = vs[name]

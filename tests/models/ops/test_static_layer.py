@@ -41,16 +41,16 @@ def pan_video(tmp_path, step=(0.45, 1.3), frames=16):
     return read_frames([tmp_path / "v.mkv"]), opaque, panel
 
 
-def test_finds_opaque_and_translucent_parts_of_a_layer_over_a_pan(tmp_path):
+def test_finds_opaque_and_translucent_parts_of_a_layer_over_a_pan(device, tmp_path):
     frames, opaque, panel = pan_video(tmp_path)
-    res = static_layer(frames)
-    mask = res.mask.numpy()
+    res = static_layer(frames, device=device)
+    mask = res.mask.cpu().numpy()
     truth = opaque | panel
     assert (mask & opaque).sum() / opaque.sum() > 0.8
     assert (mask & ~truth).sum() / (~truth).sum() < 0.01
-    moved = res.shifts.numpy() - res.shifts.numpy()[0]  # the camera moves by +step: the content by -step
+    moved = res.shifts.cpu().numpy() - res.shifts.cpu().numpy()[0]  # the camera moves by +step: the content by -step
     assert np.abs(moved + np.arange(len(moved))[:, None] * np.array([0.45, 1.3])).max() < 0.2
-    alpha = res.rgba[3].numpy()
+    alpha = res.rgba[3].cpu().numpy()
     found_panel = mask & panel
     assert found_panel.sum() > 0.2 * panel.sum()
     assert abs(np.median(alpha[found_panel]) - 0.5) < 0.15
