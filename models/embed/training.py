@@ -33,6 +33,7 @@ from PIL import Image
 
 from lookalike.models.errors import EmbedderError, ImageLoadError, QueryError
 
+from ..tensors import as_chw
 from .edits import HARD_EDITS, MILD_EDITS, channel_order, dihedral, jpeg, perspective
 from .embedding import resolve_device
 from .lookalike_s import DEFAULT_CONFIG, MEAN, STD, build_net, read_checkpoint, save_checkpoint
@@ -120,7 +121,7 @@ class _Batcher:
         side = side or self.side
         k = side / min(im.size)
         im = im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))), Image.Resampling.BILINEAR)
-        t = torch.from_numpy(np.asarray(im.convert("RGB"), np.float32) / 255.0).permute(2, 0, 1)
+        t = as_chw(np.asarray(im.convert("RGB"), np.float32) / 255.0)
         return (t - self.mean) / self.std
 
     def batch(self, tensors: list[torch.Tensor], extra_rois: list[list[float]] | None = None):
