@@ -177,9 +177,9 @@ class Searcher:
         if n == 0:
             return []
         dist, rids = self.region_index.search(q.window_hashes, min(n, 256))
-        dist = np.where(dist > MAX_REGION_HAMMING, -1, dist)  # too far to be worth refining
-        per_image = self._predicted_boxes(q, q.windows, -dist.astype(np.float64), np.where(dist < 0, -1, rids))
-        order = [(i, (-s, p)) for i, (s, p) in sorted(per_image.items(), key=lambda kv: -kv[1][0])][: max(k, 6)]
+        far = dist > MAX_REGION_HAMMING  # not worth refining
+        per_image = self._predicted_boxes(q, q.windows, -dist.astype(np.float64), np.where(far, -1, rids))
+        order = sorted(per_image.items(), key=lambda kv: -kv[1][0])[: max(k, 6)]  # nearest tiles first
         if self.signal is not None:
             taken = {i for i, _ in order}
             order += [(i, (-1, p)) for i, p in self._embedded_region_candidates(q, EMBEDDED_REGION_CANDIDATES)
