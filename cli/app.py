@@ -9,6 +9,7 @@ import sys
 
 import typer
 
+from .apply_cmd import apply_command
 from .admin_cmd import info_command, rebuild_command, verify_command
 from .common import setup_logging
 from .dupes_cmd import dupes_command
@@ -40,6 +41,7 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what 
 app.command("index")(index_command)
 app.command("search")(search_command)
 app.command("dupes")(dupes_command)
+app.command("apply")(apply_command)
 app.command("info")(info_command)
 app.command("rebuild")(rebuild_command)
 app.command("verify")(verify_command)

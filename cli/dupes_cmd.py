@@ -18,17 +18,28 @@ def dupes_command(
         None, "--min-score", min=0.0, max=1.0, help="Similarity that makes a duplicate (default 0.90).",
         show_default=False,
     ),
+    plan: Path | None = typer.Option(
+        None, "--plan", metavar="FILE", show_default=False,
+        help="Also save a review plan to FILE: in each group, keep the picture --keep prefers, trash the others "
+             "(carry it out with `lookalike apply FILE`).",
+    ),
+    keep: str = typer.Option("largest-resolution", "--keep", metavar="RULE",
+                             help="For --plan: largest-resolution, largest-file or oldest."),
     json_out: bool = JsonOption,
 ) -> None:
     """List groups of near-duplicate images, and duplicate regions with --regions.
 
     Near-duplicates are recompressed, resized or lightly edited copies.
 
-    Rotated or mirrored copies are not duplicates. --regions adds, for each pair of images that
+    Rotated or mirrored copies are not duplicates. Each group has a score: its weakest link. --regions adds, for each pair of images that
     share a region (a crop, a collage, a reused background), their best matching pair of boxes.
     """
     with open_index(index) as ix:
         report = ix.duplicates(regions=regions, min_score=min_score)
+        if plan is not None:
+            from lookalike.indexer.plan import group_pictures, preselect
+
+            preselect(group_pictures(ix, report.groups), keep, index=str(ix.directory.resolve())).save(plan)
     if json_out:
         print_json(report)
         return

@@ -23,6 +23,7 @@ _WITH_FLAGS = {
     "lookalike-s-weights-missing": "lookalike-s weights not found at {path}: pass --weights FILE, set ${env}, "
                                    "or train them with `lookalike train FOLDER --out {path}`",
     "device-unavailable": "--device {device}: no {kind} device is available here",
+    "bad-rule": "--keep {rule}: use largest-resolution, largest-file or oldest",
     "bad-min-score": "--min-score must be between 0 and 1",
 }
 

@@ -15,7 +15,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import sqlite_utils
@@ -353,6 +353,20 @@ class Catalog:
             marks = ",".join("?" * len(part))
             for r in self.conn.execute(f"SELECT id, path, width, height, info FROM images WHERE id IN ({marks})", part):
                 out[int(r[0])] = (r[1], int(r[2]), int(r[3]), float(r[4]))
+        return out
+
+    def image_facts(self, where: str, values: Iterable[Any]) -> list[tuple[int, str, int, int, int, int]]:
+        """``(id, path, size, mtime_ns, width, height)`` of the images whose ``where`` column
+        (``id`` or ``path``) is one of ``values``."""
+        assert where in ("id", "path")
+        values = list(values)
+        out: list[tuple[int, str, int, int, int, int]] = []
+        for chunk in range(0, len(values), 500):
+            part = values[chunk:chunk + 500]
+            marks = ",".join("?" * len(part))
+            for r in self.conn.execute(
+                    f"SELECT id, path, size, mtime_ns, width, height FROM images WHERE {where} IN ({marks})", part):
+                out.append((int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5])))
         return out
 
     def regions_by_id(self, ids: Iterable[int]) -> dict[int, tuple[int, tuple[int, int, int, int]]]:

@@ -27,7 +27,7 @@ from .errors import (
 from .gridhash import HASH_BITS
 from .locking import WriteLock
 from .results import (
-    DuplicateReport, IndexInfo, IndexReport, RebuildReport, RegionPair, RegionRef, SearchHit, SkippedFile,
+    DuplicateReport, IndexInfo, IndexReport, Picture, RebuildReport, RegionPair, RegionRef, SearchHit, SkippedFile,
     VerifyReport,
 )
 from .searching import (
@@ -283,6 +283,31 @@ class Index:
             skipped=sorted(skipped, key=lambda s: s.path),
         )
 
+    def forget(self, paths: Iterable[str]) -> int:
+        """Drop these indexed pictures (absolute paths as stored) from the catalog and the FAISS
+        files, whatever their files now hold; returns how many were indexed."""
+        with WriteLock(self.directory):
+            ids = [p.id for p in self.pictures(paths=paths)]
+            if not ids:
+                return 0
+            run_id = self.catalog.start_run()
+            status = "failed"
+            try:
+                self.catalog.write_batch(run_id, [], [], removed=ids)
+                status = "done"
+            finally:
+                self.catalog.finish_run(run_id, status, removed=len(ids) if status == "done" else 0)
+            self._write_vectors()
+        return len(ids)
+
+    def pictures(self, ids: Iterable[int] = (), paths: Iterable[str] = ()) -> list[Picture]:
+        """The indexed pictures with these ids or paths (those not indexed are left out), in
+        the order asked."""
+        ids, paths = [int(i) for i in ids], [str(p) for p in paths]
+        rows = {r[0]: Picture(*r) for r in self.catalog.image_facts("id", ids)}
+        by_path = {r[1]: Picture(*r) for r in self.catalog.image_facts("path", paths)}
+        return [rows[i] for i in ids if i in rows] + [by_path[p] for p in paths if p in by_path]
+
     def rebuild(self) -> RebuildReport:
         """Recreate the FAISS files from the catalog."""
         with WriteLock(self.directory):
@@ -372,8 +397,9 @@ class Index:
         info = np.array([meta[i][3] for i in ids.tolist()])
         rows = duplicate_groups(vecs.reshape(len(ids), DESCRIPTOR_DIM), sizes, info, threshold,
                                 ORIENTATION_TOLERANCE, aspect_factor)
-        groups = [sorted(meta[int(ids[r])][0] for r in g) for g in rows]
-        groups.sort()
+        vecs = vecs.reshape(len(ids), DESCRIPTOR_DIM)
+        scored = sorted((sorted(meta[int(ids[r])][0] for r in g), _weakest_link(vecs[g], sizes[g])) for g in rows)
+        groups = [g for g, _ in scored]
         pairs: list[RegionPair] = []
         if regions:
             group_of: dict[int, int] = {}
@@ -402,7 +428,7 @@ class Index:
                     a, b = b, a
                 pairs.append(RegionPair(a, b, round(confirmed[1], 6)))
             pairs.sort(key=lambda p: (-p.score, p.a.path, p.b.path))
-        return DuplicateReport(groups=groups, regions=pairs)
+        return DuplicateReport(groups=groups, regions=pairs, scores=[s for _, s in scored])
 
     def _coarse_region_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         rows = self.catalog.conn.execute(
@@ -469,6 +495,14 @@ class Index:
                         problems.append(f"{name}: vector {int(want_ids[j])} differs from the catalog")
                         break
         return VerifyReport(ok=not problems, problems=problems)
+
+
+def _weakest_link(vectors: np.ndarray, sizes: np.ndarray) -> float:
+    """The lowest, over a group's members, of a member's best aspect-adjusted score with another."""
+    w, h = sizes[:, 0].astype(np.float64), sizes[:, 1].astype(np.float64)
+    sims = (vectors @ vectors.T) * aspect_factor(w[:, None], h[:, None], w[None, :], h[None, :])
+    np.fill_diagonal(sims, -1.0)
+    return round(float(np.clip(sims.max(axis=1).min(), 0.0, 1.0)), 6)
 
 
 def _threshold(min_score: float | None) -> float:

@@ -17,6 +17,7 @@ __all__ = [
     "IndexInfo",
     "VerifyReport",
     "RebuildReport",
+    "Picture",
 ]
 
 from dataclasses import asdict, dataclass, field
@@ -97,11 +98,16 @@ class RegionPair:
 
 @dataclass(frozen=True)
 class DuplicateReport:
+    """``groups`` of near-duplicate paths; ``scores[i]``: group i's weakest link (the lowest,
+    over its members, of a member's best score with another member), so a group whose score
+    is s holds together at any threshold up to s."""
+
     groups: list[list[str]]
     regions: list[RegionPair] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"groups": self.groups, "regions": [r.to_dict() for r in self.regions]}
+        return {"groups": self.groups, "scores": self.scores, "regions": [r.to_dict() for r in self.regions]}
 
 
 @dataclass(frozen=True)
@@ -142,3 +148,27 @@ class RebuildReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"rebuilt": True, "images": self.images, "regions": self.regions}
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An indexed picture as the catalog recorded it: ``mtime`` in seconds since the epoch,
+    ``format`` named from the file's extension (``JPEG``, ``PNG``...)."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    width: int
+    height: int
+
+    @property
+    def format(self) -> str:
+        from PIL import Image
+
+        ext = "." + self.path.rsplit(".", 1)[-1].lower() if "." in self.path else ""
+        return Image.registered_extensions().get(ext, ext.lstrip(".").upper() or "?")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path, "size": self.size, "mtime": self.mtime_ns / 1e9,
+                "width": self.width, "height": self.height, "format": self.format}

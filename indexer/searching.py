@@ -16,7 +16,6 @@ from __future__ import annotations
 __all__ = ["DEFAULT_MIN_SCORE", "PreparedQuery", "prepare_query", "Searcher", "aspect_factor", "EmbeddingSignal"]
 
 import logging
-import math
 import os
 from dataclasses import dataclass
 
@@ -100,9 +99,10 @@ def _at_most(img: LoadedImage, side: int) -> LoadedImage:
 
 
 def aspect_factor(qw: float, qh: float, cw: float, ch: float) -> float:
-    """1 when aspect ratios agree (within 5%), falling off as they diverge."""
-    d = abs(math.log((qw / qh) / (cw / ch)))
-    return math.exp(-ASPECT_PENALTY * max(0.0, d - ASPECT_TOLERANCE))
+    """1 when aspect ratios agree (within 5%), falling off as they diverge. Takes numbers, or
+    arrays that broadcast (the factor of each pair)."""
+    d = np.abs(np.log((qw / qh) / (cw / ch)))
+    return np.exp(-ASPECT_PENALTY * np.maximum(0.0, d - ASPECT_TOLERANCE))
 
 
 @dataclass
