@@ -18,6 +18,7 @@ from .index_cmd import index_command
 from .crop_cmd import find_crop_command
 from .pattern_cmd import pattern_command
 from .search_cmd import search_command
+from .serve_cmd import serve_command
 from .segment_cmd import segment_command
 from .train_cmd import train_command
 
@@ -42,6 +43,7 @@ app.command("index")(index_command)
 app.command("search")(search_command)
 app.command("dupes")(dupes_command)
 app.command("apply")(apply_command)
+app.command("serve")(serve_command)
 app.command("info")(info_command)
 app.command("rebuild")(rebuild_command)
 app.command("verify")(verify_command)

@@ -44,7 +44,8 @@ def test_index_search_dupes_info_verify_json(tmp_path, sample_copy):
     r = _run("dupes", "--index", ix, "--json", "--regions")
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
-    assert set(d) == {"groups", "regions"} and len(d["groups"]) == 2
+    assert set(d) == {"groups", "scores", "regions"} and len(d["groups"]) == 2
+    assert len(d["scores"]) == 2 and all(0.9 <= s <= 1.0 for s in d["scores"])
     assert all(set(p) == {"a", "b", "score"} for p in d["regions"])
 
     r = _run("info", "--index", ix, "--json")
