@@ -28,25 +28,24 @@ def serve_command(
     the commands print with --json: GET /api/info, POST /api/search (multipart "file", or
     {"path": p}), GET /api/dupes?regions=1, GET /api/thumb/ID.
     """
-    import socket
-
     import uvicorn
 
     from .web.app import create_app
+    from .web.server import bind, url_of
 
     directory = index_dir(index)
     app = create_app(directory, read_only=read_only, host=host)
     try:
-        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET,
-                                    reuse_port=False)
+        sock = bind(host, port)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"lookalike: reviewing {directory.resolve()} at http://{shown}:{bound}/ (Ctrl-C stops)")
+    typer.echo(f"lookalike: reviewing {directory.resolve()} at {url_of(sock)} (Ctrl-C stops)")
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not a failure
+        pass
     finally:
         sock.close()
+    typer.echo("lookalike: stopped", err=True)
