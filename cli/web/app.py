@@ -184,6 +184,12 @@ def create_app(index_dir: str | os.PathLike[str], read_only: bool = False, token
         if not found:
             raise WebError("no such picture", code="not-found")
         pic = found[0]
+        try:  # only the file the catalog described: a path swapped for a link to another file is refused
+            st = os.stat(pic.path)
+            if (st.st_size, st.st_mtime_ns) != (pic.size, pic.mtime_ns) or not os.path.isfile(pic.path):
+                raise WebError("this picture changed since it was indexed (index it again)", code="not-found")
+        except OSError:
+            raise WebError("this picture's file is gone (index again to drop it)", code="not-found") from None
         try:
             data = await run_in_threadpool(thumbnail, directory / CACHE_FOLDER, pic.id, pic.path, pic.mtime_ns, side)
         except ImageLoadError as exc:

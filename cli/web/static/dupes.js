@@ -44,33 +44,50 @@
     b.setAttribute("aria-pressed", trash ? "true" : "false");
   }
 
+  let renderRun = 0;
+
+  function groupElement(g, gi) {
+    const pics = g.paths.map(p => loaded.pics.get(p)).filter(Boolean);
+    const art = LA.el("article", {class: "group", "data-score": g.score},
+      LA.el("header", {},
+        LA.el("span", {text: `Group ${gi + 1} · ${pics.length} pictures · score ${g.score.toFixed(3)}`}),
+        LA.el("button", {class: "compare", text: "Compare", onclick: () => LAViewer.open(pics, `Group ${gi + 1}`)})));
+    const row = LA.el("div", {class: "members"});
+    for (const pic of pics) {
+      const card = LA.el("figure", {class: "card", "data-path": pic.path},
+        LA.thumb(pic),
+        LA.el("figcaption", {},
+          LA.el("div", {class: "path", text: pic.path, title: pic.path}),
+          LA.el("div", {class: "facts", text: LA.facts(pic)}),
+          LA.el("button", {class: "mark", text: "keep", "aria-pressed": "false"})));
+      card.querySelector("button.mark").addEventListener("click", () => toggle(g, pic.path, card));
+      paintCard(card, pic.path);
+      row.append(card);
+    }
+    art.append(row);
+    return art;
+  }
+
+  // The first groups go on the page at once, the rest in chunks between frames: a large
+  // collection shows its top groups without waiting for the thousandth.
   function render() {
     const groups = shown();
     const pictures = groups.reduce((n, g) => n + g.paths.length, 0);
     LA.status(`${groups.length} group${groups.length === 1 ? "" : "s"} (${pictures} pictures) with a score from ${minEl.value} to ${maxEl.value}.`);
-    const frag = document.createDocumentFragment();
-    groups.forEach((g, gi) => {
-      const pics = g.paths.map(p => loaded.pics.get(p)).filter(Boolean);
-      const art = LA.el("article", {class: "group", "data-score": g.score},
-        LA.el("header", {},
-          LA.el("span", {text: `Group ${gi + 1} · ${pics.length} pictures · score ${g.score.toFixed(3)}`}),
-          LA.el("button", {class: "compare", text: "Compare", onclick: () => LAViewer.open(pics, `Group ${gi + 1}`)})));
-      const row = LA.el("div", {class: "members"});
-      for (const pic of pics) {
-        const card = LA.el("figure", {class: "card", "data-path": pic.path},
-          LA.thumb(pic),
-          LA.el("figcaption", {},
-            LA.el("div", {class: "path", text: pic.path, title: pic.path}),
-            LA.el("div", {class: "facts", text: LA.facts(pic)}),
-            LA.el("button", {class: "mark", text: "keep", "aria-pressed": "false"})));
-        card.querySelector("button.mark").addEventListener("click", () => toggle(g, pic.path, card));
-        paintCard(card, pic.path);
-        row.append(card);
-      }
-      art.append(row);
-      frag.append(art);
-    });
-    groupsEl.replaceChildren(frag);
+    const run = ++renderRun;
+    groupsEl.replaceChildren();
+    groupsEl.dataset.complete = "no";
+    let next = 0;
+    const chunk = size => {
+      if (run !== renderRun) return;  // a newer render took over
+      const frag = document.createDocumentFragment();
+      for (const end = Math.min(groups.length, next + size); next < end; next++) frag.append(groupElement(groups[next], next));
+      groupsEl.append(frag);
+      if (size === 40) performance.mark("lookalike:first-groups");
+      if (next < groups.length) setTimeout(() => chunk(200), 0);
+      else { groupsEl.dataset.complete = "yes"; performance.mark("lookalike:all-groups"); }
+    };
+    chunk(40);
   }
 
   async function preselect(rule) {

@@ -70,6 +70,13 @@ def test_pictures_and_thumbnails_only_of_the_index(client, web_index):
     for bad in ["/api/thumb/999999", "/api/thumb/-1", "/api/thumb/..%2F..%2Fetc%2Fpasswd", "/api/thumb/1?side=5000",
                 "/static/..%2F..%2Fapp.py", "/static/../app.py", "/api/thumb/%2Fetc%2Fpasswd"]:
         assert client.get(bad).status_code == 404, bad
+    # a picture whose file was swapped for a link to another file (or changed) is not served
+    victim = photos / "s0.jpg"
+    victim.unlink()
+    victim.symlink_to(photos / "s5.jpg")
+    assert client.get(f"/api/thumb/{pics[0]['id']}").status_code == 404
+    victim.unlink()
+    assert client.get(f"/api/thumb/{pics[0]['id']}").status_code == 404
     r = client.post("/api/search", json={"path": "/etc/passwd"})
     assert r.status_code == 404 and "not a picture of this index" in r.json()["error"]
 
