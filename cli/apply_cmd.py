@@ -11,7 +11,7 @@ from .common import IndexOption, JsonOption, handle_errors, open_index, print_js
 
 @handle_errors
 def apply_command(
-    plan: Path = typer.Argument(..., help="A plan file, as `lookalike serve` or `dupes --plan` saves it.",
+    plan: Path = typer.Argument(..., metavar="PLAN", help="A plan file, as `lookalike serve` or `dupes --plan` saves it.",
                                 show_default=False),
     index: Path | None = IndexOption,
     trash_dir: Path | None = typer.Option(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 __all__ = ["Index", "IMAGE_VECTORS", "REGION_VECTORS", "EMBEDDING_VECTORS", "REGION_EMBEDDING_VECTORS"]
 
+import contextlib
 import dataclasses
 import functools
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import faiss
 import numpy as np
@@ -71,6 +72,7 @@ class Index:
         self.device = device
         self._vectors: tuple[dict[str, Any], int] | None = None
         self._embedder: Embedder | None = None
+        self._writer: WriteLock | None = None
 
     @property
     def embedder_name(self) -> str:
@@ -181,7 +183,7 @@ class Index:
                 self.embedder()  # the weights given must be the ones the index was built with
             return
         if self.catalog.counts()["images"] == 0:
-            with WriteLock(self.directory):
+            with self.writing():
                 self._set_embedder(requested)
             return
         raise IndexMismatchError(
@@ -201,6 +203,20 @@ class Index:
         self.close()
 
     # -- writing -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the index's write lock (:class:`IndexLockedError` if another process does) for a
+        whole operation made of several writes; the writes inside take it over, not again."""
+        if self._writer is not None:
+            yield
+            return
+        with WriteLock(self.directory) as lock:
+            self._writer = lock
+            try:
+                yield
+            finally:
+                self._writer = None
+
     def add(
         self,
         paths: Iterable[str | os.PathLike[str]],
@@ -211,7 +227,7 @@ class Index:
         """Bring the index up to date with the image files under ``paths``: add new files,
         re-describe changed ones, drop indexed files under these paths that are gone. Bad files
         are skipped and reported; a crash at any point loses at most the batch in flight."""
-        with WriteLock(self.directory):
+        with self.writing():
             files, roots = scan(paths)
             stored = self.catalog.stored_files()
             skipped_before = self.catalog.skipped_files()
@@ -286,7 +302,7 @@ class Index:
     def forget(self, paths: Iterable[str]) -> int:
         """Drop these indexed pictures (absolute paths as stored) from the catalog and the FAISS
         files, whatever their files now hold; returns how many were indexed."""
-        with WriteLock(self.directory):
+        with self.writing():
             ids = [p.id for p in self.pictures(paths=paths)]
             if not ids:
                 return 0
@@ -310,7 +326,7 @@ class Index:
 
     def rebuild(self) -> RebuildReport:
         """Recreate the FAISS files from the catalog."""
-        with WriteLock(self.directory):
+        with self.writing():
             self._write_vectors()
         counts = self.catalog.counts()
         return RebuildReport(images=counts["images"], regions=counts["searchable_regions"])

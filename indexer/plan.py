@@ -172,6 +172,12 @@ def apply_plan(index: "Index", plan_path: str | os.PathLike[str], trash_dir: str
     where each goes back. Only pictures of this index whose file is unchanged since indexing
     are moved (the one the user looked at); the moved pictures leave the index."""
     plan = Plan.load(plan_path)
+    with index.writing():  # nothing moves unless the index can follow
+        return _apply(index, plan, plan_path, trash_dir, dry_run)
+
+
+def _apply(index: "Index", plan: Plan, plan_path: str | os.PathLike[str],
+           trash_dir: str | os.PathLike[str] | None, dry_run: bool) -> ApplyReport:
     trash = Path(trash_dir).expanduser().resolve() if trash_dir else (index.directory / TRASH_FOLDER).resolve()
     trash_root = trash / Path(plan_path).stem
     known = {p.path: p for p in index.pictures(paths=plan.trashed)}
@@ -214,6 +220,11 @@ def undo_plan(index: "Index", plan_path: str | os.PathLike[str], dry_run: bool =
     if not journal["moves"]:
         raise PlanError(f"nothing to undo: the plan {plan_path} has not moved any file",
                         code="nothing-to-undo", path=str(plan_path))
+    with index.writing():
+        return _undo(index, journal, plan_path, dry_run)
+
+
+def _undo(index: "Index", journal: dict[str, Any], plan_path: str | os.PathLike[str], dry_run: bool) -> ApplyReport:
     moved: list[MovedFile] = []
     skipped: list[tuple[str, str]] = []
     for entry in journal["moves"]:

@@ -150,3 +150,18 @@ def test_pages_carry_the_token_and_the_host_must_be_this_machine(client):
         assert client.get(page).status_code == 200
     assert client.get("/api/info", headers={"host": "evil.example"}).status_code == 400
     assert client.get("/api/info", headers={"host": "localhost:8765"}).status_code == 200
+
+
+def test_a_locked_index_is_a_one_line_409_and_the_server_keeps_serving(web_index):
+    from lookalike.indexer.locking import WriteLock
+
+    ix_dir, photos = web_index
+    groups = [{"keep": [str(photos / "s1.jpg")], "trash": [str(photos / "s1_small.jpg")]}]
+    with TestClient(create_app(ix_dir, token="k")) as c:
+        name = c.post("/api/plan", json={"groups": groups}, headers={"X-Lookalike-Token": "k"}).json()["plan"]
+        with WriteLock(ix_dir):  # another process is indexing
+            r = c.post("/api/apply", json={"plan": name}, headers={"X-Lookalike-Token": "k"})
+            assert r.status_code == 409 and r.json()["code"] == "index-locked"
+            assert c.get("/api/dupes").status_code == 200  # reading goes on
+        r = c.post("/api/apply", json={"plan": name}, headers={"X-Lookalike-Token": "k"})
+        assert r.status_code == 200 and len(r.json()["moved"]) == 1
