@@ -15,10 +15,13 @@ _WHERE = {
     "DESCRIPTOR_VERSION": "descriptor", "Descriptors": "descriptor", "describe_boxes": "descriptor",
     "EmbedderError": "errors", "FramesError": "errors", "ImageLoadError": "errors", "IndexCorruptError": "errors",
     "IndexLockedError": "errors", "IndexMismatchError": "errors", "IndexNotFoundError": "errors",
-    "LookalikeError": "errors", "QueryError": "errors", "SkipReason": "errors",
+    "LookalikeError": "errors", "PlanError": "errors", "QueryError": "errors", "SkipReason": "errors",
     "GridHash": "gridhash",
     "Index": "index",
-    "DuplicateReport": "results", "IndexInfo": "results", "IndexReport": "results", "RebuildReport": "results",
+    "ApplyReport": "plan", "Plan": "plan", "PlanGroup": "plan", "apply_plan": "plan", "preselect": "plan",
+    "undo_plan": "plan",
+    "DuplicateReport": "results", "IndexInfo": "results", "IndexReport": "results", "Picture": "results",
+    "RebuildReport": "results",
     "RegionPair": "results", "RegionRef": "results", "SearchHit": "results", "SearchResult": "results",
     "SkippedFile": "results", "VerifyReport": "results",
     "DEFAULT_MIN_SCORE": "searching",
@@ -32,12 +35,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .descriptor import DESCRIPTOR_VERSION, Descriptors, describe_boxes
     from .errors import (
         EmbedderError, FramesError, ImageLoadError, IndexCorruptError, IndexLockedError, IndexMismatchError,
-        IndexNotFoundError, LookalikeError, QueryError, SkipReason,
+        IndexNotFoundError, LookalikeError, PlanError, QueryError, SkipReason,
     )
+    from .plan import ApplyReport, Plan, PlanGroup, apply_plan, preselect, undo_plan
     from .gridhash import GridHash
     from .index import Index
     from .results import (
-        DuplicateReport, IndexInfo, IndexReport, RebuildReport, RegionPair, RegionRef, SearchHit, SearchResult,
-        SkippedFile, VerifyReport,
+        DuplicateReport, IndexInfo, IndexReport, Picture, RebuildReport, RegionPair, RegionRef, SearchHit,
+        SearchResult, SkippedFile, VerifyReport,
     )
     from .searching import DEFAULT_MIN_SCORE

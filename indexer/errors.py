@@ -10,6 +10,7 @@ __all__ = [
     "IndexLockedError",
     "IndexCorruptError",
     "IndexMismatchError",
+    "PlanError",
     "QueryError",
     "FramesError",
     "EmbedderError",
@@ -41,3 +42,9 @@ class IndexMismatchError(LookalikeError):
     """The index was built with settings this version cannot search (re-index needed)."""
 
     code = "index-mismatch"
+
+
+class PlanError(LookalikeError):
+    """A review plan that cannot be read, or that would trash every picture of a group."""
+
+    code = "bad-plan"

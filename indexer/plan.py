@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from .errors import LookalikeError
+from .errors import PlanError
 from .results import Picture
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,12 +37,6 @@ PLAN_VERSION = 1
 #: How :func:`preselect` picks the one picture of a group to keep (ties go to the first path).
 PRESELECT_RULES = ("largest-resolution", "largest-file", "oldest")
 TRASH_FOLDER = "trash"
-
-
-class PlanError(LookalikeError):
-    """A plan file that cannot be read or would lose a whole group."""
-
-    code = "bad-plan"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ __all__ = ["IndexService"]
 
 import asyncio
 import concurrent.futures
-import threading
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -20,12 +19,13 @@ class IndexService:
     """Runs calls on the index in its own thread; opens the index on first use and again after
     a failure (a missing index that is made later is picked up without a restart)."""
 
+    CACHE_ENTRIES = 8
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookalike-index")
         self._index: Any = None
         self._cache: dict[tuple, tuple[int, Any]] = {}
-        self._lock = threading.Lock()
 
     def _open(self) -> Any:
         if self._index is None:
@@ -53,7 +53,10 @@ class IndexService:
             if hit is not None and hit[0] == gen:
                 return hit[1]
             value = fn(ix)
+            self._cache.pop(key, None)
             self._cache[key] = (gen, value)
+            while len(self._cache) > self.CACHE_ENTRIES:  # a score slider asks for many thresholds
+                self._cache.pop(next(iter(self._cache)))
             return value
         return await asyncio.wrap_future(self._pool.submit(run))
 
