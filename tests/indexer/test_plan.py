@@ -55,22 +55,14 @@ def test_plan_refuses_to_lose_a_group_and_round_trips(tmp_path):
     assert e.value.code == "plan-not-found"
 
 
-@pytest.fixture()
-def indexed(tmp_path, photo_dir):
-    ix_dir = tmp_path / "ix"
-    with Index.open(ix_dir, create=True) as ix:
-        ix.add([photo_dir])
-    return ix_dir, photo_dir
-
-
 def _plan_for_dupes(ix, path, rule="largest-resolution"):
     report = ix.duplicates()
     plan = preselect(group_pictures(ix, report.groups), rule, index=str(ix.directory))
     return plan.save(path), plan
 
 
-def test_apply_moves_trashed_files_out_of_the_index_and_undo_brings_them_back(indexed, tmp_path):
-    ix_dir, photos = indexed
+def test_apply_moves_trashed_files_out_of_the_index_and_undo_brings_them_back(photo_index, tmp_path):
+    ix_dir, photos = photo_index
     small = str(photos / "s1_small.jpg")
     with Index.open(ix_dir) as ix:
         path, plan = _plan_for_dupes(ix, ix_dir / "plan.json")
@@ -103,8 +95,8 @@ def test_apply_moves_trashed_files_out_of_the_index_and_undo_brings_them_back(in
         assert undo_plan(ix, path).moved == []  # nothing left to put back
 
 
-def test_apply_skips_changed_missing_and_unindexed_files(indexed, tmp_path):
-    ix_dir, photos = indexed
+def test_apply_skips_changed_missing_and_unindexed_files(photo_index, tmp_path):
+    ix_dir, photos = photo_index
     changed = photos / "s3.jpg"
     plan = Plan([PlanGroup([str(photos / "s0.jpg")], [str(changed), str(photos / "s4.jpg"), "/nowhere/x.jpg"])])
     path = plan.save(tmp_path / "p.json")
@@ -119,9 +111,9 @@ def test_apply_skips_changed_missing_and_unindexed_files(indexed, tmp_path):
 
 
 @pytest.mark.parametrize("crash_after_move", [False, True])
-def test_a_crash_mid_apply_leaves_every_file_findable(indexed, tmp_path, monkeypatch, crash_after_move):
+def test_a_crash_mid_apply_leaves_every_file_findable(photo_index, tmp_path, monkeypatch, crash_after_move):
     """The journal names a file before it moves: killed before or after the move, undo puts it back."""
-    ix_dir, photos = indexed
+    ix_dir, photos = photo_index
     small = str(photos / "s1_small.jpg")
     real_move = shutil.move
 

@@ -87,6 +87,19 @@ const LA = {
     s.classList.toggle("bad", bad);
   },
 
+  // The page's min/max score range, applied as the user types: a minimum below what was loaded
+  // loads again (more groups exist there), anything else only filters what is on hand.
+  scoreRange(loadedMin, load, render) {
+    const minEl = document.getElementById("min-score"), maxEl = document.getElementById("max-score");
+    const changed = LA.debounce(() => {
+      const m = loadedMin();
+      if (m === null || parseFloat(minEl.value) < m) load(); else render();
+    }, 250);
+    minEl.addEventListener("input", changed);
+    maxEl.addEventListener("input", changed);
+    load();
+  },
+
   debounce(fn, ms) {
     let t = null;
     return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };

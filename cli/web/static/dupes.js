@@ -162,10 +162,5 @@
   for (const b of document.querySelectorAll("button[data-rule]")) {
     b.addEventListener("click", () => preselect(b.dataset.rule).catch(e => LA.toast(e.message, true)));
   }
-  const changed = LA.debounce(() => {
-    if (!loaded || parseFloat(minEl.value) < loaded.min) load(); else render();
-  }, 250);
-  minEl.addEventListener("input", changed);
-  maxEl.addEventListener("input", changed);
-  load();
+  LA.scoreRange(() => (loaded ? loaded.min : null), load, render);
 })();

@@ -35,10 +35,5 @@
     }
   }
 
-  const changed = LA.debounce(() => {
-    if (!loaded || parseFloat(minEl.value) < loaded.min) load(); else render();
-  }, 250);
-  minEl.addEventListener("input", changed);
-  maxEl.addEventListener("input", changed);
-  load();
+  LA.scoreRange(() => (loaded ? loaded.min : null), load, render);
 })();

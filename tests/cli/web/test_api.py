@@ -22,8 +22,8 @@ def _cli_json(*args):
 
 
 @pytest.fixture()
-def client(web_index):
-    with TestClient(create_app(web_index[0], token="t0k")) as c:
+def client(photo_index):
+    with TestClient(create_app(photo_index[0], token="t0k")) as c:
         yield c
 
 
@@ -33,8 +33,8 @@ def _crop_png(path, box):
     return buf.getvalue()
 
 
-def test_bodies_are_the_cli_json(client, web_index):
-    ix_dir, photos = web_index
+def test_bodies_are_the_cli_json(client, photo_index):
+    ix_dir, photos = photo_index
     assert client.get("/api/info").json() == _cli_json("info", "--index", ix_dir, "--json")
     assert client.get("/api/dupes?regions=1").json() == _cli_json("dupes", "--regions", "--index", ix_dir, "--json")
     assert client.get("/api/dupes").json() == _cli_json("dupes", "--index", ix_dir, "--json")
@@ -44,8 +44,8 @@ def test_bodies_are_the_cli_json(client, web_index):
     assert got["hits"][0]["path"] == q and got["hits"][0]["match"]
 
 
-def test_upload_a_crop_finds_its_source_with_the_box(client, web_index):
-    _, photos = web_index
+def test_upload_a_crop_finds_its_source_with_the_box(client, photo_index):
+    _, photos = photo_index
     src = photos / "s3.jpg"
     r = client.post("/api/search", files={"file": ("crop.png", _crop_png(src, (60, 40, 220, 160)), "image/png")})
     assert r.status_code == 200, r.text
@@ -57,8 +57,8 @@ def test_upload_a_crop_finds_its_source_with_the_box(client, web_index):
     assert abs(x - 60) <= 8 and abs(y - 40) <= 8 and abs(w - 160) <= 12 and abs(h - 120) <= 12
 
 
-def test_pictures_and_thumbnails_only_of_the_index(client, web_index):
-    _, photos = web_index
+def test_pictures_and_thumbnails_only_of_the_index(client, photo_index):
+    _, photos = photo_index
     pics = client.post("/api/pictures", json={"paths": [str(photos / "s0.jpg"), "/etc/passwd"]}).json()["pictures"]
     assert [p["path"] for p in pics] == [str(photos / "s0.jpg")]
     assert set(pics[0]) == {"id", "path", "size", "mtime", "width", "height", "format"}
@@ -81,15 +81,15 @@ def test_pictures_and_thumbnails_only_of_the_index(client, web_index):
     assert r.status_code == 404 and "not a picture of this index" in r.json()["error"]
 
 
-def test_bad_uploads_are_one_line_errors_and_the_server_keeps_serving(web_index):
-    with TestClient(create_app(web_index[0], token="t", max_upload=200_000)) as c:
+def test_bad_uploads_are_one_line_errors_and_the_server_keeps_serving(photo_index):
+    with TestClient(create_app(photo_index[0], token="t", max_upload=200_000)) as c:
         r = c.post("/api/search", files={"file": ("notes.txt", b"hello, not an image", "text/plain")})
         assert r.status_code == 400 and set(r.json()) == {"error", "code"}
         assert r.json()["error"].startswith("cannot read query notes.txt: unsupported-format")
         r = c.post("/api/search", files={"file": ("big.bin", os.urandom(300_000), "image/jpeg")})
         assert r.status_code == 413 and "larger than 195.312 KiB" in r.json()["error"]
         assert c.get("/api/info").status_code == 200
-    with TestClient(create_app(web_index[0], token="t")) as c:
+    with TestClient(create_app(photo_index[0], token="t")) as c:
         buf = io.BytesIO()
         Image.new("RGB", (11000, 10000)).save(buf, "PNG")  # 110 megapixels: over the indexing limit
         r = c.post("/api/search", files={"file": ("bomb.png", buf.getvalue(), "image/png")})
@@ -99,8 +99,8 @@ def test_bad_uploads_are_one_line_errors_and_the_server_keeps_serving(web_index)
         assert c.get("/api/info").status_code == 200
 
 
-def test_state_changes_need_the_token_and_are_refused_read_only(web_index):
-    ix_dir, photos = web_index
+def test_state_changes_need_the_token_and_are_refused_read_only(photo_index):
+    ix_dir, photos = photo_index
     groups = [{"keep": [str(photos / "s1.jpg")], "trash": [str(photos / "s1_small.jpg")]}]
     with TestClient(create_app(ix_dir, token="secret")) as c:
         assert c.post("/api/plan", json={"groups": groups}).status_code == 403
@@ -125,8 +125,8 @@ def test_state_changes_need_the_token_and_are_refused_read_only(web_index):
         assert c.get("/api/dupes").status_code == 200
 
 
-def test_preselect_is_the_library_rule(client, web_index):
-    _, photos = web_index
+def test_preselect_is_the_library_rule(client, photo_index):
+    _, photos = photo_index
     group = [str(photos / "s1_small.jpg"), str(photos / "s1.jpg")]
     for rule, keep in [("largest-resolution", "s1.jpg"), ("largest-file", "s1.jpg")]:
         plan = client.post("/api/preselect", json={"rule": rule, "groups": [group]}).json()
@@ -135,7 +135,7 @@ def test_preselect_is_the_library_rule(client, web_index):
     assert r.status_code == 400
 
 
-def test_missing_index_is_a_clear_page_not_a_traceback(tmp_path, web_index):
+def test_missing_index_is_a_clear_page_not_a_traceback(tmp_path, photo_index):
     with TestClient(create_app(tmp_path / "nothing-here")) as c:
         r = c.get("/dupes")
         assert r.status_code == 503 and "no index at" in r.text and "Traceback" not in r.text
@@ -152,10 +152,10 @@ def test_pages_carry_the_token_and_the_host_must_be_this_machine(client):
     assert client.get("/api/info", headers={"host": "localhost:8765"}).status_code == 200
 
 
-def test_a_locked_index_is_a_one_line_409_and_the_server_keeps_serving(web_index):
+def test_a_locked_index_is_a_one_line_409_and_the_server_keeps_serving(photo_index):
     from lookalike.indexer.locking import WriteLock
 
-    ix_dir, photos = web_index
+    ix_dir, photos = photo_index
     groups = [{"keep": [str(photos / "s1.jpg")], "trash": [str(photos / "s1_small.jpg")]}]
     with TestClient(create_app(ix_dir, token="k")) as c:
         name = c.post("/api/plan", json={"groups": groups}, headers={"X-Lookalike-Token": "k"}).json()["plan"]

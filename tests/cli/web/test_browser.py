@@ -36,13 +36,13 @@ def browser():
 
 
 @pytest.fixture()
-def live(web_index):
+def live(photo_index):
     from lookalike.cli.web import create_app
     from lookalike.cli.web.server import BackgroundServer
 
-    with BackgroundServer(create_app(web_index[0])) as server:
+    with BackgroundServer(create_app(photo_index[0])) as server:
         server.url = server.url.rstrip("/")
-        yield server, web_index[1]
+        yield server, photo_index[1]
 
 
 @pytest.fixture()

@@ -13,8 +13,8 @@ import urllib.request
 LOOKALIKE = [sys.executable, "-c", "from lookalike.cli.app import main; main()"]
 
 
-def test_serve_prints_its_address_answers_and_stops_on_ctrl_c(web_index):
-    ix_dir, _ = web_index
+def test_serve_prints_its_address_answers_and_stops_on_ctrl_c(photo_index):
+    ix_dir, _ = photo_index
     proc = subprocess.Popen([*LOOKALIKE, "serve", "--index", str(ix_dir), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -30,10 +30,10 @@ def test_serve_prints_its_address_answers_and_stops_on_ctrl_c(web_index):
     assert "Traceback" not in err
 
 
-def test_a_busy_port_is_a_one_line_error(web_index):
+def test_a_busy_port_is_a_one_line_error(photo_index):
     with socket.create_server(("127.0.0.1", 0)) as busy:
         port = busy.getsockname()[1]
-        r = subprocess.run([*LOOKALIKE, "serve", "--index", str(web_index[0]), "--port", str(port)],
+        r = subprocess.run([*LOOKALIKE, "serve", "--index", str(photo_index[0]), "--port", str(port)],
                            capture_output=True, text=True, timeout=60, env={**os.environ})
     assert r.returncode == 1
     assert r.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}:") and r.stderr.count("\n") == 1
