@@ -8,7 +8,7 @@ set -u
 R=$1; O=$2; rm -rf $O; mkdir -p $O; W=$(mktemp -d); cd $W
 L=$R/.venv/bin/lookalike
 S=$R/data/sample
-$L index $S/photos --index ix --json > $O/index.json 2>$O/index.err; echo $? >> $O/index.json
+$L index $S/photos --index ix --regions --json > $O/index.json 2>$O/index.err; echo $? >> $O/index.json
 $L search $S/queries/* --index ix --json -k 5 > $O/search.json; echo $? >> $O/search.json
 $L dupes --regions --index ix --json > $O/dupes.json; echo $? >> $O/dupes.json
 $L info --index ix --json | sed 's#"directory": "[^"]*"##' > $O/info.json

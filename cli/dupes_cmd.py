@@ -13,7 +13,10 @@ from .common import IndexOption, JsonOption, handle_errors, open_index, print_js
 @handle_errors
 def dupes_command(
     index: Path | None = IndexOption,
-    regions: bool = typer.Option(False, "--regions", help="Also list pairs of duplicate regions between images."),
+    regions: bool = typer.Option(
+        False, "--regions", help="Also list pairs of pictures that share a region (the index needs `index --regions`)."),
+    within: bool = typer.Option(False, "--within", help="With --regions: also a region repeated inside one picture "
+                                                        "(copy-move)."),
     min_score: float | None = typer.Option(
         None, "--min-score", min=0.0, max=1.0, help="Similarity that makes a duplicate (default 0.90).",
         show_default=False,
@@ -31,11 +34,15 @@ def dupes_command(
 
     Near-duplicates are recompressed, resized or lightly edited copies.
 
-    Rotated or mirrored copies are not duplicates. Each group has a score: its weakest link. --regions adds, for each pair of images that
-    share a region (a crop, a collage, a reused background), their best matching pair of boxes.
+    Rotated or mirrored copies are not duplicates. Each group has a score: its weakest link.
+
+    --regions adds the pairs of pictures that share a region (a pasted patch, a logo, a photo
+    reused in a collage, a crop), whatever the patch's scale (0.5x-2x), with the box in each and a
+    score (the aligned pixels' correlation, at least 0.8 unless --min-score says otherwise); a
+    rotated or mirrored patch is not a duplicate region. Whole-image duplicates stay groups.
     """
     with open_index(index) as ix:
-        report = ix.duplicates(regions=regions, min_score=min_score)
+        report = ix.duplicates(regions=regions or within, min_score=min_score, within=within)
         if plan is not None:
             from lookalike.indexer.plan import group_pictures, preselect
 
@@ -49,7 +56,7 @@ def dupes_command(
         typer.echo(f"group {i} ({len(g)} images):")
         for p in g:
             typer.echo(f"  {p}")
-    if regions:
+    if regions or within:
         if not report.regions:
             typer.echo("no duplicate regions")
         for p in report.regions:

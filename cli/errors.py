@@ -23,6 +23,8 @@ _WITH_FLAGS = {
     "lookalike-s-weights-missing": "lookalike-s weights not found at {path}: pass --weights FILE, set ${env}, "
                                    "or train them with `lookalike train FOLDER --out {path}`",
     "device-unavailable": "--device {device}: no {kind} device is available here",
+    "no-keypoints": "index at {directory} keeps no keypoints, which --regions needs: run `lookalike index PATH... "
+                    "--regions --index {directory}` once (pictures are described again, nothing is lost)",
     "bad-rule": "--keep {rule}: use largest-resolution, largest-file or oldest",
     "bad-min-score": "--min-score must be between 0 and 1",
 }

@@ -23,6 +23,11 @@ def index_command(
              "torchvision backbone (resnet50, mobilenet_v3_large, efficientnet_b0). Default: the index's own, "
              "none for a new index. Fixed once the index holds images.",
     ),
+    regions: bool = typer.Option(
+        False, "--regions",
+        help="Also keep each picture's keypoints, which `dupes --regions` needs (a pasted patch, a reused photo, "
+             "copy-move). Indexing takes longer. Once given, the index always keeps them.",
+    ),
     weights: Path | None = WeightsOption,
     device: str = DeviceOption,
     json_out: bool = JsonOption,
@@ -41,7 +46,7 @@ def index_command(
     """
     with open_index(index, create=True, embedder=embedder, weights=weights, device=device) as ix:
         with progress_bar("indexing", not json_out) as progress:
-            report = ix.add(paths, progress=progress, workers=workers or None)
+            report = ix.add(paths, progress=progress, workers=workers or None, keypoints=regions)
     if json_out:
         print_json(report)
         return

@@ -54,6 +54,7 @@ class ImageRecord:
     region_hashes: np.ndarray  # (R, HASH_BITS // 8) uint8
     region_info: np.ndarray  # (R,) float32
     region_low_info: np.ndarray  # (R,) bool
+    keypoints: bytes = b""  # keymatch.pack_keypoints: places, scales, hashes (original pixels)
     embedding: np.ndarray | None = None  # (E,) float32, when the index has an embedder
     region_embeddings: np.ndarray | None = None  # (R, E) float32
 
@@ -127,6 +128,15 @@ class Catalog:
             {"region_id": int, "vector": bytes}, pk="region_id",
             foreign_keys=[("region_id", "regions", "id")], if_not_exists=True,
         )
+
+    def ensure_keypoint_table(self) -> None:
+        with self.transaction():
+            self.db["keypoints"].create({"image_id": int, "data": bytes}, pk="image_id",
+                                        foreign_keys=[("image_id", "images", "id")], if_not_exists=True)
+
+    def _has_table(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                 (name,)).fetchone() is not None
 
     def ensure_embedding_table(self) -> None:
         """Catalogs made before embedders existed get the table on first use."""
@@ -244,6 +254,8 @@ class Catalog:
                         "INSERT INTO descriptors(image_id, kind, vector) VALUES (?, ?, ?)",
                         (image_id, EMBEDDING_KIND, np.ascontiguousarray(rec.embedding, np.float32).tobytes()),
                     )
+                if rec.keypoints:
+                    conn.execute("INSERT INTO keypoints(image_id, data) VALUES (?, ?)", (image_id, rec.keypoints))
                 region_ids = []
                 for b, i, lo, h in zip(rec.region_boxes, rec.region_info, rec.region_low_info, rec.region_hashes):
                     cur = conn.execute(
@@ -281,6 +293,8 @@ class Catalog:
     def _delete_images(conn: sqlite3.Connection, ids: list[int]) -> None:
         has_embeddings = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'region_embeddings'").fetchone() is not None
+        has_keypoints = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'keypoints'").fetchone() is not None
         for chunk in range(0, len(ids), 500):
             part = ids[chunk:chunk + 500]
             marks = ",".join("?" * len(part))
@@ -288,6 +302,8 @@ class Catalog:
                 conn.execute(f"DELETE FROM region_embeddings WHERE region_id IN "
                              f"(SELECT id FROM regions WHERE image_id IN ({marks}))", part)
             conn.execute(f"DELETE FROM regions WHERE image_id IN ({marks})", part)
+            if has_keypoints:
+                conn.execute(f"DELETE FROM keypoints WHERE image_id IN ({marks})", part)
             conn.execute(f"DELETE FROM descriptors WHERE image_id IN ({marks})", part)
             conn.execute(f"DELETE FROM images WHERE id IN ({marks})", part)
 
@@ -343,6 +359,16 @@ class Catalog:
         if not len(ids):
             return ids, np.zeros((0, 0), np.float32)
         return ids, np.frombuffer(blob, np.float16).reshape(len(ids), -1).astype(np.float32)
+
+    def keypoint_blobs(self) -> Iterator[tuple[int, bytes]]:
+        """``(image_id, keymatch.pack_keypoints blob)`` of every image that has keypoints, by id."""
+        if self._has_table("keypoints"):
+            yield from self.conn.execute("SELECT image_id, data FROM keypoints ORDER BY image_id")
+
+    def ids_with_keypoints(self) -> set[int]:
+        if not self._has_table("keypoints"):
+            return set()
+        return {int(r[0]) for r in self.conn.execute("SELECT image_id FROM keypoints")}
 
     def images_by_id(self, ids: Iterable[int]) -> dict[int, tuple[str, int, int, float]]:
         """``id -> (path, width, height, info)``."""

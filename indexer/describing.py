@@ -20,18 +20,23 @@ from typing import Callable, Iterator
 import numpy as np
 
 from lookalike.models.io.files import ScannedFile
-from lookalike.models.io.images import DEFAULT_MAX_PIXELS, load_image, shrink_to_side
+from lookalike.models.io.images import DEFAULT_MAX_PIXELS, load_image, resize_pixels, shrink_to_side
 
 from .catalog import ImageRecord
 from .descriptor import BASE, describe_boxes
 from .errors import ImageLoadError, SkipReason
 from .gridhash import GridHash, hash_vectors
+from .keymatch import hash_descriptors, pack_keypoints
 from .regions import TILE_FRACTIONS, tile_boxes
 
 log = logging.getLogger(__name__)
 
-#: Decoding at this shorter side is enough for the smallest tile to be described at BASE.
+#: Decoding at this shorter side is enough for the smallest tile to be described at BASE...
 DECODE_MIN_SIDE = int(BASE / min(TILE_FRACTIONS))
+#: ...and at this one for keypoints (found on the picture shrunk to KEYPOINT_SIDE on its longer side).
+KEYPOINT_DECODE_MIN_SIDE = 384
+KEYPOINT_SIDE = 640
+MAX_KEYPOINTS = 400
 
 
 @dataclass(frozen=True)
@@ -46,27 +51,31 @@ class DescribeOutcome:
     embed_pixels: np.ndarray | None = None
 
 
-def describe_file(file: ScannedFile, max_pixels: int = DEFAULT_MAX_PIXELS, embed_side: int = 0) -> DescribeOutcome:
-    """Decode once, describe the whole image and every tile. Never raises for a bad image.
-    With ``embed_side``, also hand back the pixels shrunk for an embedder."""
+def describe_file(file: ScannedFile, max_pixels: int = DEFAULT_MAX_PIXELS, embed_side: int = 0,
+                  keypoints: bool = False) -> DescribeOutcome:
+    """Decode once, describe the whole image and every tile (and, with ``keypoints``, find its
+    keypoints). Never raises for a bad image. With ``embed_side``, also hand back the pixels
+    shrunk for an embedder."""
     try:
-        img = load_image(file.path, min_side=DECODE_MIN_SIDE, max_pixels=max_pixels)
+        img = load_image(file.path, min_side=KEYPOINT_DECODE_MIN_SIDE if keypoints else DECODE_MIN_SIDE,
+                         max_pixels=max_pixels)
     except ImageLoadError as exc:
         return DescribeOutcome(file, reason=exc.reason.value, detail=exc.detail)
     try:
         small = shrink_to_side(img.pixels, embed_side) if embed_side else None
-        return DescribeOutcome(file, record=_record(file, img), embed_pixels=small)
+        return DescribeOutcome(file, record=_record(file, img, keypoints), embed_pixels=small)
     except Exception as exc:  # a bug or an odd image costs this file, not the batch
         log.exception("cannot describe %s", file.path)
         return DescribeOutcome(file, reason=SkipReason.UNREADABLE.value, detail=f"cannot describe: {exc}")
 
 
-def _record(file: ScannedFile, img) -> ImageRecord:
+def _record(file: ScannedFile, img, keypoints: bool = False) -> ImageRecord:
     whole = np.array([[0, 0, img.width, img.height]], dtype=np.int64)
     tiles = tile_boxes(img.width, img.height)
     desc = describe_boxes(img.pixels, img.width, img.height, np.concatenate([whole, tiles]))
     hashes = hash_vectors(desc.vectors)
     return ImageRecord(
+        keypoints=_keypoints(img) if keypoints else b"",
         path=file.path,
         size=file.size,
         mtime_ns=file.mtime_ns,
@@ -80,6 +89,18 @@ def _record(file: ScannedFile, img) -> ImageRecord:
         region_info=desc.info[1:],
         region_low_info=desc.low_info[1:],
     )
+
+
+def _keypoints(img) -> bytes:
+    """The picture's keypoints (found at most KEYPOINT_SIDE across), in original pixels."""
+    from lookalike.models.ops.keypoints import detect_keypoints
+
+    h, w = img.pixels.shape[:2]
+    k = min(1.0, KEYPOINT_SIDE / max(h, w))
+    pixels = resize_pixels(img.pixels, max(1, round(w * k)), max(1, round(h * k))) if k < 1 else img.pixels
+    kp = detect_keypoints(pixels, MAX_KEYPOINTS)
+    to_original = img.width / pixels.shape[1]
+    return pack_keypoints(kp.xy * to_original, kp.scale * to_original, hash_descriptors(kp.descriptors))
 
 
 Describe = Callable[[ScannedFile, int], DescribeOutcome]

@@ -20,8 +20,12 @@ from lookalike.models.io.images import DEFAULT_MAX_PIXELS, ImageSource, LoadedIm
 
 from .catalog import CATALOG_NAME, EMBEDDING_KIND, Catalog, ImageRecord
 from .describing import DescribeOutcome, describe_file, describe_files
-from .descriptor import DESCRIPTOR_DIM, DESCRIPTOR_VERSION
-from .duplicates import REGION_MIN_FRACTION, confirm_region_pair, duplicate_groups, duplicate_regions
+from .descriptor import DESCRIPTOR_DIM, DESCRIPTOR_VERSION, describe_boxes
+from .duplicates import duplicate_groups
+from .keymatch import (
+    HASH_BYTES, MIN_INLIERS, MIN_SHIFT_SCALES, REGION_MIN_NCC, KeypointSet, candidate_matches, fit_transform, refine_region,
+    unpack_keypoints,
+)
 from .errors import (
     ImageLoadError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError,
 )
@@ -82,6 +86,11 @@ class Index:
     @property
     def embedder_dim(self) -> int:
         return int(self.catalog.get_meta("embedder_dim") or 0)
+
+    @property
+    def keeps_keypoints(self) -> bool:
+        """Whether this index keeps keypoints (``add(..., keypoints=True)`` once), which duplicate regions need."""
+        return self.catalog.get_meta("keypoints") == "1"
 
     def embedder(self) -> Embedder | None:
         """The index's embedder, loaded on first use; ``None`` for ``none``. Weights that are not
@@ -223,11 +232,22 @@ class Index:
         progress: Progress | None = None,
         workers: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        keypoints: bool = False,
     ) -> IndexReport:
         """Bring the index up to date with the image files under ``paths``: add new files,
         re-describe changed ones, drop indexed files under these paths that are gone. Bad files
-        are skipped and reported; a crash at any point loses at most the batch in flight."""
+        are skipped and reported; a crash at any point loses at most the batch in flight.
+
+        ``keypoints``: from now on this index also keeps every picture's keypoints, which
+        duplicate regions need (:meth:`duplicates` with ``regions``); pictures under ``paths``
+        indexed without them are described again. An index that keeps them always does."""
         with self.writing():
+            if keypoints and not self.keeps_keypoints:
+                self.catalog.ensure_keypoint_table()
+                with self.catalog.transaction():
+                    self.catalog.set_meta("keypoints", "1")
+            keypoints = self.keeps_keypoints
+            with_keypoints = self.catalog.ids_with_keypoints() if keypoints else set()
             files, roots = scan(paths)
             stored = self.catalog.stored_files()
             skipped_before = self.catalog.skipped_files()
@@ -236,7 +256,8 @@ class Index:
             still_skipped: list[SkippedFile] = []
             for f in files:
                 s = stored.get(f.path)
-                if s is not None and s.size == f.size and s.mtime_ns == f.mtime_ns:
+                if (s is not None and s.size == f.size and s.mtime_ns == f.mtime_ns
+                        and (not keypoints or s.id in with_keypoints)):
                     unchanged += 1
                 elif s is None and skipped_before.get(f.path, ())[:2] == (f.size, f.mtime_ns):
                     _, _, reason, detail = skipped_before[f.path]
@@ -257,8 +278,8 @@ class Index:
                 progress(0, len(todo))
             status = "failed"
             embedder = self.embedder()
-            describe = (functools.partial(describe_file, embed_side=embedder.input_side) if embedder
-                        else describe_file)
+            describe = functools.partial(describe_file, embed_side=embedder.input_side if embedder else 0,
+                                         keypoints=keypoints)
             waiting: list[DescribeOutcome] = []  # described, waiting for the embedder
             try:
                 for outcome in describe_files(todo, workers=workers, max_pixels=max_pixels, describe=describe):
@@ -403,9 +424,11 @@ class Index:
             return None
         return EmbeddingSignal(emb, vectors[EMBEDDING_VECTORS], vectors[REGION_EMBEDDING_VECTORS])
 
-    def duplicates(self, regions: bool = False, min_score: float | None = None) -> DuplicateReport:
-        """Groups of near-duplicate images and, with ``regions``, the best duplicate region
-        pair of each pair of images that share one."""
+    def duplicates(self, regions: bool = False, min_score: float | None = None, within: bool = False) -> DuplicateReport:
+        """Groups of near-duplicate images and, with ``regions``, the pairs of images that share a
+        region (a pasted patch, a reused photo, a crop), each with both boxes and a score; with
+        ``within`` too, regions repeated inside one picture (copy-move). Pairs that are whole-image
+        duplicates are reported as groups only."""
         threshold = _threshold(min_score)
         ids, vecs = self.catalog.image_vectors()
         meta = self.catalog.images_by_id(ids.tolist())
@@ -417,48 +440,79 @@ class Index:
         scored = sorted((sorted(meta[int(ids[r])][0] for r in g), _weakest_link(vecs[g], sizes[g])) for g in rows)
         groups = [g for g, _ in scored]
         pairs: list[RegionPair] = []
+        if regions and not self.keeps_keypoints:
+            raise IndexMismatchError(
+                f"index at {self.directory} keeps no keypoints, which duplicate regions need: index its "
+                f"folders again with keypoints (only the pictures are described again)",
+                code="no-keypoints", directory=str(self.directory))
         if regions:
-            group_of: dict[int, int] = {}
-            for gi, g in enumerate(rows):
-                for r in g:
-                    group_of[int(ids[r])] = gi
-            rids, hashes, owners, boxes = self._coarse_region_hashes()
-            found = duplicate_regions(
-                rids, hashes, owners, threshold,
-                lambda a, b: a in group_of and group_of.get(b) == group_of[a],
-            )
-            box_of = dict(zip(rids.tolist(), (tuple(int(v) for v in b) for b in boxes)))
-            owner_of = dict(zip(rids.tolist(), owners.tolist()))
-            pixels = _PixelCache()
-            for ra, rb, _ in found:
-                ia, ib = owner_of[ra], owner_of[rb]
-                pa, pb = pixels.get(meta[ia][0]), pixels.get(meta[ib][0])
-                if pa is None or pb is None:
-                    continue
-                confirmed = confirm_region_pair(pa, box_of[ra], pb, box_of[rb])
-                if confirmed is None or confirmed[1] < threshold:
-                    continue
-                a = RegionRef(meta[ia][0], box_of[ra])
-                b = RegionRef(meta[ib][0], confirmed[0])
-                if (a.path, a.box) > (b.path, b.box):
-                    a, b = b, a
-                pairs.append(RegionPair(a, b, round(confirmed[1], 6)))
-            pairs.sort(key=lambda p: (-p.score, p.a.path, p.b.path))
+            group_of = {int(ids[r]): gi for gi, g in enumerate(rows) for r in g}
+            pairs = self._region_pairs(REGION_MIN_NCC if min_score is None else threshold, group_of, meta, within)
         return DuplicateReport(groups=groups, regions=pairs, scores=[s for _, s in scored])
 
-    def _coarse_region_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        rows = self.catalog.conn.execute(
-            "SELECT r.id, r.image_id, r.x, r.y, r.w, r.h, r.hash FROM regions r JOIN images i ON i.id = r.image_id "
-            "WHERE r.low_info = 0 AND r.w >= ? * min(i.width, i.height)", (REGION_MIN_FRACTION,)
-        ).fetchall()
-        if not rows:
-            z = np.zeros(0, np.int64)
-            return z, np.zeros((0, HASH_BITS // 8), np.uint8), z, np.zeros((0, 4), np.int64)
-        rids = np.array([r[0] for r in rows], np.int64)
-        owners = np.array([r[1] for r in rows], np.int64)
-        boxes = np.array([r[2:6] for r in rows], np.int64)
-        hashes = np.frombuffer(b"".join(r[6] for r in rows), np.uint8).reshape(len(rows), -1)
-        return rids, hashes, owners, boxes
+    def _keypoints(self) -> KeypointSet:
+        owners, xys, scales, hashes = [], [], [], []
+        for image_id, blob in self.catalog.keypoint_blobs():
+            xy, sc, h = unpack_keypoints(blob)
+            owners.append(np.full(len(xy), image_id, np.int64))
+            xys.append(xy)
+            scales.append(sc)
+            hashes.append(h)
+        if not owners:
+            return KeypointSet(np.zeros(0, np.int64), np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
+                               np.zeros((0, HASH_BYTES), np.uint8))
+        return KeypointSet(np.concatenate(owners), np.concatenate(xys), np.concatenate(scales), np.concatenate(hashes))
+
+    def _region_pairs(self, region_threshold: float, group_of: dict[int, int], meta: dict, within: bool) -> list[RegionPair]:
+        """Region pairs from keypoint matches: candidates by hash keys, a scale + translation that
+        enough of them agree on, both boxes refined on the pixels, scored with the descriptor."""
+        kp = self._keypoints()
+        i, j = candidate_matches(kp, within=within)
+        # orient every match from the lower picture id to the higher; inside one picture, along
+        # the shift (so all matches of one copy-move point the same way)
+        d = kp.xy[j] - kp.xy[i]
+        flip = (kp.owner[i] > kp.owner[j]) | ((kp.owner[i] == kp.owner[j]) & (
+            (d[:, 0] < 0) | ((np.abs(d[:, 0]) < MIN_SHIFT_SCALES * kp.scale[i]) & (d[:, 1] < 0))))
+        i, j = np.where(flip, j, i), np.where(flip, i, j)
+        key = kp.owner[i] * (int(kp.owner.max(initial=0)) + 1) + kp.owner[j]
+        order = np.argsort(key, kind="stable")
+        key, i, j = key[order], i[order], j[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        ends = np.r_[starts[1:], len(key)]
+        pixels = _PixelCache()
+        pairs: list[RegionPair] = []
+        for s0, e0 in sorted(zip(starts.tolist(), ends.tolist()), key=lambda se: se[0] - se[1]):
+            if e0 - s0 < MIN_INLIERS:
+                continue
+            ia, ib = int(kp.owner[i[s0]]), int(kp.owner[j[s0]])
+            if ia != ib and ia in group_of and group_of.get(ib) == group_of[ia]:
+                continue  # whole-image duplicates: a group, not a region pair
+            mi, mj = i[s0:e0], j[s0:e0]
+            tf = fit_transform(kp.xy[mi], kp.scale[mi], kp.xy[mj], kp.scale[mj])
+            if tf is None:
+                continue
+            pa, pb = pixels.get(meta[ia][0]), pixels.get(meta[ib][0])
+            if pa is None or pb is None:
+                continue
+            boxes = refine_region(pa, pb, tf, kp.xy[mi[tf.inliers]], kp.scale[mi[tf.inliers]])
+            if boxes is None:
+                continue
+            box_a, box_b, ncc = boxes
+            if ia == ib and _iou(box_a, box_b) > 0.3:
+                continue  # a picture's overlap with itself is no copy
+            score = float(np.clip(ncc, 0.0, 1.0))
+            if score < region_threshold:
+                continue
+            da = describe_boxes(pa.pixels, pa.width, pa.height, np.array([box_a]))
+            db = describe_boxes(pb.pixels, pb.width, pb.height, np.array([box_b]))
+            if da.low_info[0] or db.low_info[0]:
+                continue  # near-uniform patches never make a pair
+            a, b = RegionRef(meta[ia][0], box_a), RegionRef(meta[ib][0], box_b)
+            if (a.path, a.box) > (b.path, b.box):
+                a, b = b, a
+            pairs.append(RegionPair(a, b, round(score, 6)))
+        pairs.sort(key=lambda p: (-p.score, p.a.path, p.a.box, p.b.path, p.b.box))
+        return pairs
 
     def info(self) -> IndexInfo:
         counts = self.catalog.counts()
@@ -511,6 +565,13 @@ class Index:
                         problems.append(f"{name}: vector {int(want_ids[j])} differs from the catalog")
                         break
         return VerifyReport(ok=not problems, problems=problems)
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def _weakest_link(vectors: np.ndarray, sizes: np.ndarray) -> float:

@@ -60,12 +60,12 @@ def photo_dir(tmp_path: Path, make_scene) -> Path:
 
 @pytest.fixture()
 def photo_index(tmp_path: Path, photo_dir: Path) -> tuple[Path, Path]:
-    """``(index folder, photo_dir)``: photo_dir indexed (one duplicate pair: s1 and s1_small)."""
+    """``(index folder, photo_dir)``: photo_dir indexed, keypoints kept (one duplicate pair: s1 and s1_small)."""
     from lookalike.indexer import Index
 
     ix_dir = tmp_path / "ix"
     with Index.open(ix_dir, create=True) as ix:
-        ix.add([photo_dir])
+        ix.add([photo_dir], keypoints=True)
     return ix_dir, photo_dir
 
 

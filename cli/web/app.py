@@ -40,7 +40,7 @@ HERE = Path(__file__).parent
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 PLAN_FOLDER = "plans"
 _PLAN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}\.json$")
-_STATUS = {"index-not-found": 503, "index-locked": 409, "index-corrupt": 503, "index-mismatch": 503,
+_STATUS = {"index-not-found": 503, "index-locked": 409, "no-keypoints": 409, "index-corrupt": 503, "index-mismatch": 503,
            "plan-not-found": 404, "not-found": 404, "too-large": 413, "forbidden": 403, "read-only": 403}
 
 

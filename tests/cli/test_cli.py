@@ -17,7 +17,7 @@ def _run(*args, env=None):
 
 def test_index_search_dupes_info_verify_json(tmp_path, sample_copy):
     ix = tmp_path / "ix"
-    r = _run("index", sample_copy / "photos", "--index", ix, "--json")
+    r = _run("index", sample_copy / "photos", "--index", ix, "--json", "--regions")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert set(out) == {"added", "updated", "removed", "unchanged", "skipped"}

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from lookalike.indexer import (
-    Index, IndexLockedError, IndexNotFoundError, QueryError, SearchHit,
+    Index, IndexLockedError, IndexMismatchError, IndexNotFoundError, QueryError, SearchHit,
 )
 from lookalike.indexer.index import IMAGE_VECTORS, REGION_VECTORS
 from lookalike.indexer.locking import WriteLock
@@ -78,22 +78,35 @@ def test_a_query_may_be_a_file_a_pil_image_or_pixels(tmp_path, photo_dir):
             assert info.value.code == "bad-image" and info.value.exit_code == 2
 
 
+def _iou(a, b):
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy / (a[2] * a[3] + b[2] * b[3] - ix * iy)
+
+
 def test_duplicates_groups_and_regions(tmp_path, sample_copy):
     with Index.open(tmp_path / "ix", create=True) as ix:
         ix.add([sample_copy / "photos"], workers=2)
+        with pytest.raises(IndexMismatchError) as info:  # regions need keypoints, kept on request
+            ix.duplicates(regions=True)
+        assert info.value.code == "no-keypoints"
+        report = ix.add([sample_copy / "photos"], workers=2, keypoints=True)
+        assert report.updated == 28 and ix.keeps_keypoints  # every picture described again, once
+        assert ix.add([sample_copy / "photos"], workers=2).unchanged == 28
         rep = ix.duplicates(regions=True)
+        assert ix.verify().ok
     groups = [sorted(os.path.basename(p) for p in g) for g in rep.groups]
     assert ["scene03.jpg", "scene03_small.jpg"] in groups
     assert ["scene07.jpg", "scene07_brighter.jpg"] in groups
     assert not any("scene09_mirrored.jpg" in g for g in groups)
-    pairs = {(os.path.basename(p.a.path), os.path.basename(p.b.path)) for p in rep.regions}
-    assert ("scene11_collage.jpg", "scene05.jpg") in pairs
+    by_pair = {(os.path.basename(p.a.path), os.path.basename(p.b.path)): p for p in rep.regions}
+    # the collage holds scene05's (100, 60, 300, 240) at (300, 150)
+    pair = by_pair[("scene11_collage.jpg", "scene05.jpg")]
+    assert _iou(pair.a.box, (300, 150, 300, 240)) >= 0.5 and _iou(pair.b.box, (100, 60, 300, 240)) >= 0.5
     for p in rep.regions:
-        assert p.a.path != p.b.path and 0 <= p.score <= 1
-        if os.path.basename(p.b.path) == "scene05.jpg":
-            # the pasted part came from scene05's (100, 60)-(400, 300): the pair lies in it
-            x, y, w, h = p.b.box
-            assert x >= 90 and y >= 50 and x + w <= 410 and y + h <= 310
+        assert p.a.path != p.b.path and 0.6 <= p.score <= 1
+        grouped = any(p.a.path in g and p.b.path in g for g in rep.groups)
+        assert not grouped  # whole-image duplicates are groups, not region pairs
 
 
 def test_missing_index_and_bad_arguments(tmp_path, photo_dir):

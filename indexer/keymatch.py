@@ -1,0 +1,290 @@
+"""Duplicate regions from keypoints: which pictures share a patch, at what scale and where.
+
+1. Candidates without N x N: each keypoint's 256-bit hash is cut into ``TABLES`` keys of
+   ``KEY_BITS`` bits; keypoints that share a key in some table and are close in full Hamming
+   distance are candidate matches (sorting the keys: n log n). A key shared by too many
+   keypoints is texture, not a place, and is skipped.
+2. Geometry: the matches of a pair of pictures (or of one picture with itself, for copy-move)
+   vote for a scale and translation (``x_b = s * x_a + t``; no rotation, no mirror: such a
+   patch is not a duplicate region). A pair needs ``MIN_INLIERS`` matches that agree.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KeypointSet", "candidate_matches", "Transform", "fit_transform", "HASH_BYTES", "hash_descriptors",
+           "pack_keypoints", "unpack_keypoints"]
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+HASH_BITS = 256
+HASH_BYTES = HASH_BITS // 8
+TABLES = 12
+#: Key bits grow with the collection so that a bucket holds about this many keypoints.
+BUCKET_MEAN = 4
+BUCKET_CAP = 64
+MAX_HAMMING = 64  # of 256 bits
+MIN_INLIERS = 4
+SCALE_TOLERANCE = 0.4  # |log(s_match / s_model)|
+#: A copy-move match must move a keypoint at least this many of its scales (a place is not its own copy).
+MIN_SHIFT_SCALES = 4.0
+
+
+@dataclass(frozen=True)
+class KeypointSet:
+    """All keypoints of a collection, flat: ``owner`` the picture (id) of each, ``xy`` and
+    ``scale`` in that picture's original pixels, ``hashes`` ``(K, 32) uint8``."""
+
+    owner: np.ndarray
+    xy: np.ndarray
+    scale: np.ndarray
+    hashes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+
+def hash_descriptors(descriptors: np.ndarray) -> np.ndarray:
+    """``(K, D) float32`` keypoint descriptors -> ``(K, 32) uint8``: signs of 256 fixed random
+    projections (Hamming distance then tracks the angle between descriptors)."""
+    d = descriptors.shape[1]
+    proj = np.random.default_rng(256).standard_normal((d, HASH_BITS)).astype(np.float32)
+    return np.packbits(descriptors @ proj > 0, axis=1)
+
+
+def pack_keypoints(xy: np.ndarray, scale: np.ndarray, hashes: np.ndarray) -> bytes:
+    """One blob per picture: ``x, y`` as uint16 pixels, the scale as float16, then the hashes."""
+    k = len(xy)
+    return (np.clip(np.rint(xy), 0, 65535).astype("<u2").tobytes() + scale.astype("<f2").tobytes()
+            + np.ascontiguousarray(hashes, np.uint8).reshape(k, HASH_BYTES).tobytes())
+
+
+def unpack_keypoints(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    k = len(blob) // (4 + 2 + HASH_BYTES)
+    xy = np.frombuffer(blob, "<u2", 2 * k).reshape(k, 2).astype(np.float32)
+    scale = np.frombuffer(blob, "<f2", k, offset=4 * k).astype(np.float32)
+    hashes = np.frombuffer(blob, np.uint8, k * HASH_BYTES, offset=6 * k).reshape(k, HASH_BYTES)
+    return xy, scale, hashes
+
+
+def _table_bits(key_bits: int, seed: int = 16) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.choice(HASH_BITS, key_bits, replace=False) for _ in range(TABLES)])
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    return np.unpackbits(x, axis=-1).sum(-1)
+
+
+def candidate_matches(kp: KeypointSet, within: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)`` (``i < j``) of keypoints that may show the same place: they share a key
+    and their hashes differ in at most :data:`MAX_HAMMING` bits. Keypoints of one picture pair
+    only with ``within`` (copy-move), and only when far enough apart."""
+    n = len(kp)
+    if n < 2:
+        z = np.zeros(0, np.int64)
+        return z, z
+    bits = np.unpackbits(kp.hashes, axis=1)  # (n, 256)
+    key_bits = int(np.clip(round(math.log2(max(n, 2) / BUCKET_MEAN)), 8, 30))
+    weights = (1 << np.arange(key_bits, dtype=np.int64))
+    found: list[np.ndarray] = []
+    for sel in _table_bits(key_bits):
+        keys = bits[:, sel].astype(np.int64) @ weights
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+        sizes = np.diff(np.r_[starts, n])
+        for m in range(2, BUCKET_CAP + 1):
+            bs = starts[sizes == m]
+            if not len(bs):
+                continue
+            members = order[bs[:, None] + np.arange(m)[None, :]]  # (buckets, m)
+            a, b = np.triu_indices(m, 1)
+            found.append(np.stack([members[:, a].ravel(), members[:, b].ravel()], 1))
+    if not found:
+        z = np.zeros(0, np.int64)
+        return z, z
+    pairs = np.concatenate(found)
+    pairs.sort(axis=1)
+    pairs = np.unique(pairs, axis=0)
+    i, j = pairs[:, 0], pairs[:, 1]
+    same = kp.owner[i] == kp.owner[j]
+    if within:
+        far = np.hypot(*(kp.xy[i] - kp.xy[j]).T) >= MIN_SHIFT_SCALES * np.maximum(kp.scale[i], kp.scale[j])
+        keep = ~same | far
+    else:
+        keep = ~same
+    i, j = i[keep], j[keep]
+    close = _popcount(kp.hashes[i] ^ kp.hashes[j]) <= MAX_HAMMING
+    return i[close], j[close]
+
+
+@dataclass(frozen=True)
+class Transform:
+    """``x_b = scale * x_a + (tx, ty)``, supported by ``inliers`` (indices into the matches given)."""
+
+    scale: float
+    tx: float
+    ty: float
+    inliers: np.ndarray
+
+    def apply(self, xy: np.ndarray) -> np.ndarray:
+        return xy * self.scale + np.array([self.tx, self.ty])
+
+
+def fit_transform(xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.ndarray,
+                  min_inliers: int = MIN_INLIERS) -> Transform | None:
+    """The scale + translation most matches agree on (each match proposes one, every proposal is
+    scored by the matches within a position tolerance of a few keypoint scales and a scale
+    tolerance), refitted by least squares on its inliers; None below ``min_inliers``."""
+    m = len(xa)
+    if m < min_inliers:
+        return None
+    s = sb / sa
+    t = xb - xa * s[:, None]
+    ls = np.log(s)
+    # proposals x matches: predicted positions of every match under every proposal
+    pred = xa[None, :, :] * s[:, None, None] + t[:, None, :]
+    err = np.hypot(*(pred - xb[None, :, :]).transpose(2, 0, 1))
+    tol = np.maximum(3.0, 1.5 * sb)[None, :]
+    agree = (err <= tol) & (np.abs(ls[:, None] - ls[None, :]) <= SCALE_TOLERANCE)
+    counts = agree.sum(1)
+    best = int(np.argmax(counts))
+    if counts[best] < min_inliers:
+        return None
+    inl = np.flatnonzero(agree[best])
+    for _ in range(2):  # least squares on the inliers, then the inliers of the refit
+        a = np.zeros((2 * len(inl), 3))
+        a[0::2, 0], a[0::2, 1] = xa[inl, 0], 1
+        a[1::2, 0], a[1::2, 2] = xa[inl, 1], 1
+        rhs = xb[inl].reshape(-1)
+        (sc, tx, ty), *_ = np.linalg.lstsq(a, rhs, rcond=None)
+        if not sc > 0:
+            return None
+        e = np.hypot(*(xa * sc + np.array([tx, ty]) - xb).T)
+        new = np.flatnonzero((e <= np.maximum(3.0, 1.5 * sb)) & (np.abs(ls - math.log(sc)) <= SCALE_TOLERANCE))
+        if len(new) < min_inliers:
+            return None
+        inl = new
+    # the inliers must span an area, not sit on one spot
+    spread = np.ptp(xa[inl], axis=0)
+    if spread.min() < 2 * np.median(sa[inl]):
+        return None
+    return Transform(float(sc), float(tx), float(ty), inl)
+
+
+#: The aligned boxes' detail must correlate at least this much (normalized cross-correlation of
+#: each sample minus its neighbourhood's mean, all channels: brightness and contrast changes do
+#: not count). On bench/splice.py, 0.6 trades recall for precision; see the README.
+REGION_MIN_NCC = 0.6
+#: A duplicate region is at least this many pixels a side, and this share of one of its pictures.
+MIN_REGION_SIDE = 24
+MIN_REGION_SHARE = 0.01
+#: Mean difference of detail (0-255, over 5x5 samples) under which aligned detail agrees.
+AGREE_DETAIL = 6.0
+#: Mean absolute detail (0-255) under which a sample is flat.
+FLAT_DETAIL = 3.0
+#: Per-pixel color difference (0-255, after matching the gain) below which two aligned pixels agree.
+AGREE_DIFF = 18.0
+#: Samples across the longer side of the compared area.
+REFINE_SAMPLES = 96
+
+
+def refine_region(a, b, tf: Transform, xa: np.ndarray, sa: np.ndarray
+                  ) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int], float] | None:
+    """Both boxes of a duplicate region, in original pixels, from the pixels: around the inlier
+    keypoints ``xa`` (scales ``sa``) of ``a``, the connected area where ``a`` and ``b``, aligned by
+    ``tf``, agree (after matching their gain: brightness changes are allowed), and the normalized
+    cross-correlation of the two aligned boxes. ``a``, ``b``:
+    :class:`~lookalike.models.io.images.LoadedImage`. None when too little agrees."""
+    import torch
+    import torch.nn.functional as F
+
+    from lookalike.models.ops.components import label_regions
+
+    pad = 2.0 * float(np.median(sa))
+    core = np.array([xa[:, 0].min() - pad, xa[:, 1].min() - pad, xa[:, 0].max() + pad, xa[:, 1].max() + pad])
+    cw, ch = core[2] - core[0], core[3] - core[1]
+    # search box in a: the core grown by its own size each way, within a, mapped inside b
+    lo = np.maximum([0.0, 0.0], (np.array([0.0, 0.0]) - [tf.tx, tf.ty]) / tf.scale)
+    hi = np.minimum([a.width, a.height], (np.array([b.width, b.height]) - [tf.tx, tf.ty]) / tf.scale)
+    x0, y0 = max(lo[0], core[0] - cw), max(lo[1], core[1] - ch)
+    x1, y1 = min(hi[0], core[2] + cw), min(hi[1], core[3] + ch)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    step = max(x1 - x0, y1 - y0) / REFINE_SAMPLES
+    gx = np.arange(x0 + step / 2, x1, step)
+    gy = np.arange(y0 + step / 2, y1, step)
+    X, Y = np.meshgrid(gx, gy)
+
+    def sample(img, xs, ys) -> torch.Tensor:
+        pix = torch.from_numpy(np.array(img.pixels)).permute(2, 0, 1)[None].float()
+        sx, sy = img.scale_xy
+        k = max(1, int(step * min(sx, sy) / 2))  # average away detail finer than a sample
+        if k > 1:
+            pix = F.avg_pool2d(pix, 2 * k + 1, 1, k, count_include_pad=False)
+        hp, wp = pix.shape[-2:]
+        grid = torch.from_numpy(np.stack([(xs * sx) / max(wp - 1, 1) * 2 - 1, (ys * sy) / max(hp - 1, 1) * 2 - 1],
+                                         -1)).float()[None]
+        return F.grid_sample(pix, grid, align_corners=True, padding_mode="border")[0]  # (3, gh, gw)
+
+    pa = sample(a, X, Y)
+    pb = sample(b, X * tf.scale + tf.tx, Y * tf.scale + tf.ty)
+    inside = ((X >= core[0]) & (X <= core[2]) & (Y >= core[1]) & (Y <= core[3]))
+    m = torch.from_numpy(inside)
+    gain = (pb[:, m].mean(1) + 1) / (pa[:, m].mean(1) + 1)
+    gain = gain.clamp(0.8, 1.25)
+    diff = (pa * gain[:, None, None] - pb).abs().mean(0)
+    diff = F.avg_pool2d(diff[None, None], 3, 1, 1, count_include_pad=False)[0, 0]
+    # the detail must agree too: two smooth areas of like color are not yet the same patch
+    ddiff = (_detail(pa) * gain[:, None, None] - _detail(pb)).abs().mean(0)
+    ddiff = F.avg_pool2d(ddiff[None, None], 5, 1, 2, count_include_pad=False)[0, 0]
+    agree = ((diff < AGREE_DIFF) & (ddiff < AGREE_DETAIL)).numpy()
+    seg = label_regions(agree.astype(np.uint8), connectivity=4, background=0, stats=False)
+    labels = seg.labels.numpy()
+    # the component holding most of the inlier keypoints
+    ix = np.clip(((xa[:, 0] - x0) / step).astype(int), 0, len(gx) - 1)
+    iy = np.clip(((xa[:, 1] - y0) / step).astype(int), 0, len(gy) - 1)
+    votes = labels[iy, ix]
+    votes = votes[votes > 0]
+    if not len(votes):
+        return None
+    best = np.bincount(votes).argmax()
+    # the box spans the component's textured part: flat areas that happen to agree around a
+    # patch (a sky continuing into a sky) do not widen it
+    textured = ((_detail(pa).abs().mean(0) + _detail(pb).abs().mean(0)) > FLAT_DETAIL).numpy()
+    ys_, xs_ = np.nonzero((labels == best) & textured)
+    if len(xs_) < 16:
+        return None
+    bx0, bx1 = gx[xs_.min()] - step / 2, gx[xs_.max()] + step / 2
+    by0, by1 = gy[ys_.min()] - step / 2, gy[ys_.max()] + step / 2
+    box_a = _int_box(bx0, by0, bx1, by1, a.width, a.height)
+    box_b = _int_box(bx0 * tf.scale + tf.tx, by0 * tf.scale + tf.ty, bx1 * tf.scale + tf.tx, by1 * tf.scale + tf.ty,
+                     b.width, b.height)
+    if min(box_a[2], box_a[3], box_b[2], box_b[3]) < MIN_REGION_SIDE or (
+            box_a[2] * box_a[3] < MIN_REGION_SHARE * a.width * a.height
+            and box_b[2] * box_b[3] < MIN_REGION_SHARE * b.width * b.height):
+        return None
+    # the score: normalized cross-correlation of the aligned boxes' detail (each sample minus its
+    # neighbourhood's mean), all channels: smooth gradients that merely agree (skies) score nothing
+    sl = (slice(None), slice(ys_.min(), ys_.max() + 1), slice(xs_.min(), xs_.max() + 1))
+    va = _detail(pa)[sl].reshape(-1).double()
+    vb = _detail(pb)[sl].reshape(-1).double()
+    va, vb = va - va.mean(), vb - vb.mean()
+    denom = float(torch.sqrt((va * va).sum() * (vb * vb).sum()))
+    ncc = float((va * vb).sum()) / denom if denom > 1e-6 else 0.0
+    return box_a, box_b, ncc
+
+
+def _detail(p):
+    import torch.nn.functional as F
+
+    return p - F.avg_pool2d(p[None], 5, 1, 2, count_include_pad=False)[0]
+
+
+def _int_box(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> tuple[int, int, int, int]:
+    x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
+    x1, y1 = min(w, int(round(x1))), min(h, int(round(y1)))
+    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)

@@ -1,0 +1,94 @@
+"""Duplicate regions from keypoints: the transform fit, candidate matches, the blob format, and
+a pasted (rescaled, recompressed) patch found in a small index while a mirrored one is not."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lookalike.indexer import Index
+from lookalike.indexer.keymatch import (
+    HASH_BYTES, KeypointSet, candidate_matches, fit_transform, pack_keypoints, unpack_keypoints,
+)
+from tests.models.ops.test_keypoints import texture
+
+
+def test_fit_transform_finds_scale_and_shift_among_outliers():
+    rng = np.random.default_rng(0)
+    xa = rng.uniform(0, 200, (12, 2))
+    sa = rng.uniform(2, 6, 12)
+    xb, sb = xa * 1.7 + [30, -10], sa * 1.7
+    outliers_b = rng.uniform(0, 400, (10, 2))
+    tf = fit_transform(np.r_[xa, rng.uniform(0, 200, (10, 2))], np.r_[sa, rng.uniform(2, 6, 10)],
+                       np.r_[xb, outliers_b], np.r_[sb, rng.uniform(2, 10, 10)])
+    assert tf is not None and sorted(tf.inliers.tolist()) == list(range(12))
+    assert tf.scale == pytest.approx(1.7, abs=1e-6) and (tf.tx, tf.ty) == pytest.approx((30, -10), abs=1e-4)
+    # a mirror cannot be fitted: x flips, so no positive scale with a shift agrees
+    assert fit_transform(xa, sa, np.stack([300 - xa[:, 0], xa[:, 1]], 1), sa) is None
+    assert fit_transform(xa[:3], sa[:3], xb[:3], sb[:3]) is None  # too few
+
+
+def test_pack_unpack_round_trip():
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 5000, (7, 2)).astype(np.float32)
+    sc = rng.uniform(1, 40, 7).astype(np.float32)
+    h = rng.integers(0, 256, (7, HASH_BYTES), dtype=np.uint8)
+    xy2, sc2, h2 = unpack_keypoints(pack_keypoints(xy, sc, h))
+    np.testing.assert_allclose(xy2, np.rint(xy), atol=0)
+    np.testing.assert_allclose(sc2, sc, rtol=1e-3)
+    np.testing.assert_array_equal(h2, h)
+    assert [len(a) for a in unpack_keypoints(b"")] == [0, 0, 0]
+
+
+def test_candidates_pair_close_hashes_across_pictures_only():
+    rng = np.random.default_rng(2)
+    base = rng.integers(0, 256, (50, HASH_BYTES), dtype=np.uint8)
+    noisy = base.copy()
+    noisy[:, 0] ^= 1  # one bit apart
+    hashes = np.r_[base, noisy, rng.integers(0, 256, (50, HASH_BYTES), dtype=np.uint8)]
+    owner = np.r_[np.zeros(50), np.ones(50), np.full(50, 2)].astype(np.int64)
+    xy = rng.uniform(0, 100, (150, 2)).astype(np.float32)
+    kp = KeypointSet(owner, xy, np.full(150, 2.0, np.float32), hashes)
+    i, j = candidate_matches(kp)
+    got = set(zip(i.tolist(), j.tolist()))
+    assert {(k, k + 50) for k in range(50)} <= got  # every near-copy found (i < j)
+    assert all(owner[a] != owner[b] or np.hypot(*(xy[a] - xy[b])) >= 8 for a, b in got)
+    assert sum(owner[a] == 2 or owner[b] == 2 for a, b in got) <= 2  # random hashes rarely collide
+
+
+def _jpeg(px, path, q):
+    Image.fromarray(px).save(path, "JPEG", quality=q)
+
+
+def test_a_pasted_patch_is_found_at_its_scale_and_a_mirrored_one_is_not(tmp_path):
+    d = tmp_path / "pics"
+    d.mkdir()
+    src = texture(10, 300, 400)
+    patch = src[60:180, 100:260]  # 160 x 120
+    big = np.asarray(Image.fromarray(patch).resize((224, 168), Image.Resampling.BICUBIC))  # 1.4x
+    host = texture(11, 320, 420)
+    host[100:268, 150:374] = big
+    mirrored = texture(12, 320, 420)
+    mirrored[40:160, 20:180] = patch[:, ::-1]
+    _jpeg(src, d / "source.jpg", 95)
+    _jpeg(host, d / "host.jpg", 90)
+    _jpeg(mirrored, d / "mirrored.jpg", 90)
+    _jpeg(texture(13, 300, 300), d / "other.jpg", 90)
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.add([d], keypoints=True, workers=1)
+        pairs = ix.duplicates(regions=True).regions
+    names = {(os.path.basename(p.a.path), os.path.basename(p.b.path)): p for p in pairs}
+    assert set(names) == {("host.jpg", "source.jpg")}, names
+    p = names[("host.jpg", "source.jpg")]
+
+    def iou(a, b):
+        ix_ = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+        iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+        return ix_ * iy / (a[2] * a[3] + b[2] * b[3] - ix_ * iy)
+
+    assert iou(p.a.box, (150, 100, 224, 168)) >= 0.7 and iou(p.b.box, (100, 60, 160, 120)) >= 0.7
+    assert p.score >= 0.6
