@@ -96,7 +96,7 @@ def main() -> None:
         return statistics.median(m[key] for m in warm)
 
     print(f"duplicates page over {cold['groups']} groups ({2 * args.groups} pictures), Chromium headless:")
-    print(f"| load | first contentful paint | first groups shown | all groups on the page | transferred | of it JSON | requests | thumbnails | DOM nodes |")
+    print("| load | first contentful paint | first groups shown | all groups on the page | transferred | of it JSON | requests | thumbnails | DOM nodes |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, row in (("cold (groups computed)", cold), (f"warm (median of {len(warm)})", None)):
         get = (lambda k: row[k]) if row else med

@@ -22,6 +22,11 @@ def search_command(
         None, "--min-score", min=0.0, max=1.0,
         help="Score a hit needs to count as a match (default: the calibrated 0.90).", show_default=False,
     ),
+    regions: bool = typer.Option(
+        False, "--regions",
+        help="Also the indexed pictures that share a region with any part of the query (a collage's sources), "
+             "with the box in both (the index needs `index --regions`).",
+    ),
     weights: Path | None = WeightsOption,
     device: str = DeviceOption,
     json_out: bool = JsonOption,
@@ -33,13 +38,15 @@ def search_command(
 
     A hit is a match when the score reaches --min-score and the query is not merely a rotated,
     mirrored or channel-swapped version of it. With --json, one line per query:
-    {"query": ..., "hits": [{"path", "score", "match", "box": [x, y, w, h]}]}.
+    {"query": ..., "hits": [{"path", "score", "match", "box": [x, y, w, h]}]}; with --regions also
+    "regions": [{"path", "query_box", "box", "score"}].
     """
     failures = 0
     with open_index(index, weights=weights, device=device) as ix:
         for q in queries:
             try:
                 hits = ix.search(q, k=k, min_score=min_score)
+                shared = ix.search_regions(q, k=k) if regions else None
             except LookalikeError as exc:
                 failures += 1
                 if json_out:
@@ -48,7 +55,7 @@ def search_command(
                     typer.echo(f"error: {cli_message(exc)}", err=True)
                 continue
             if json_out:
-                print_json(SearchResult(str(q.resolve()), hits))
+                print_json(SearchResult(str(q.resolve()), hits, regions=shared))
                 continue
             typer.echo(f"{q}:")
             if not hits:
@@ -57,5 +64,9 @@ def search_command(
                 flag = "match" if h.match else "     "
                 x, y, w, hh = h.box
                 typer.echo(f"  {rank:2d}. {h.score:.3f} {flag}  {h.path}  box {x},{y} {w}x{hh} ({h.kind})")
+            if shared is not None:
+                typer.echo("  shared regions:" if shared else "  no shared regions")
+                for r in shared:
+                    typer.echo(f"      {r.score:.3f}  {r.path}  box {list(r.box)}  query box {list(r.query_box)}")
     if failures:
         raise typer.Exit(1)

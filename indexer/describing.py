@@ -20,23 +20,20 @@ from typing import Callable, Iterator
 import numpy as np
 
 from lookalike.models.io.files import ScannedFile
-from lookalike.models.io.images import DEFAULT_MAX_PIXELS, load_image, resize_pixels, shrink_to_side
+from lookalike.models.io.images import DEFAULT_MAX_PIXELS, load_image, shrink_to_side
 
 from .catalog import ImageRecord
 from .descriptor import BASE, describe_boxes
 from .errors import ImageLoadError, SkipReason
 from .gridhash import GridHash, hash_vectors
-from .keymatch import hash_descriptors, pack_keypoints
+from .keymatch import KEYPOINT_DECODE_MIN_SIDE, pack_keypoints, picture_keypoints
 from .regions import TILE_FRACTIONS, tile_boxes
 
 log = logging.getLogger(__name__)
 
-#: Decoding at this shorter side is enough for the smallest tile to be described at BASE...
+#: Decoding at this shorter side is enough for the smallest tile to be described at BASE
+#: (and at keymatch.KEYPOINT_DECODE_MIN_SIDE for keypoints).
 DECODE_MIN_SIDE = int(BASE / min(TILE_FRACTIONS))
-#: ...and at this one for keypoints (found on the picture shrunk to KEYPOINT_SIDE on its longer side).
-KEYPOINT_DECODE_MIN_SIDE = 384
-KEYPOINT_SIDE = 640
-MAX_KEYPOINTS = 400
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ def _record(file: ScannedFile, img, keypoints: bool = False) -> ImageRecord:
     desc = describe_boxes(img.pixels, img.width, img.height, np.concatenate([whole, tiles]))
     hashes = hash_vectors(desc.vectors)
     return ImageRecord(
-        keypoints=_keypoints(img) if keypoints else b"",
+        keypoints=pack_keypoints(*picture_keypoints(img)) if keypoints else b"",
         path=file.path,
         size=file.size,
         mtime_ns=file.mtime_ns,
@@ -89,18 +86,6 @@ def _record(file: ScannedFile, img, keypoints: bool = False) -> ImageRecord:
         region_info=desc.info[1:],
         region_low_info=desc.low_info[1:],
     )
-
-
-def _keypoints(img) -> bytes:
-    """The picture's keypoints (found at most KEYPOINT_SIDE across), in original pixels."""
-    from lookalike.models.ops.keypoints import detect_keypoints
-
-    h, w = img.pixels.shape[:2]
-    k = min(1.0, KEYPOINT_SIDE / max(h, w))
-    pixels = resize_pixels(img.pixels, max(1, round(w * k)), max(1, round(h * k))) if k < 1 else img.pixels
-    kp = detect_keypoints(pixels, MAX_KEYPOINTS)
-    to_original = img.width / pixels.shape[1]
-    return pack_keypoints(kp.xy * to_original, kp.scale * to_original, hash_descriptors(kp.descriptors))
 
 
 Describe = Callable[[ScannedFile, int], DescribeOutcome]

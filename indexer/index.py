@@ -16,15 +16,15 @@ import faiss
 import numpy as np
 
 from lookalike.models.io.files import scan, under_roots
-from lookalike.models.io.images import DEFAULT_MAX_PIXELS, ImageSource, LoadedImage, load_image
+from lookalike.models.io.images import DEFAULT_MAX_PIXELS, ImageSource, LoadedImage, as_image, load_image
 
 from .catalog import CATALOG_NAME, EMBEDDING_KIND, Catalog, ImageRecord
 from .describing import DescribeOutcome, describe_file, describe_files
-from .descriptor import DESCRIPTOR_DIM, DESCRIPTOR_VERSION, describe_boxes
+from .descriptor import DESCRIPTOR_DIM, DESCRIPTOR_VERSION
 from .duplicates import duplicate_groups
 from .keymatch import (
-    HASH_BYTES, MIN_INLIERS, MIN_SHIFT_SCALES, REGION_MIN_NCC, KeypointSet, candidate_matches, fit_transform, refine_region,
-    unpack_keypoints,
+    HASH_BYTES, MAX_HAMMING, MIN_INLIERS, MIN_SHIFT_SCALES, NEIGHBOURS, REGION_MIN_NCC, KeypointSet,
+    candidate_matches, picture_keypoints, unpack_keypoints, verify_pair,
 )
 from .errors import (
     ImageLoadError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError,
@@ -32,8 +32,8 @@ from .errors import (
 from .gridhash import HASH_BITS
 from .locking import WriteLock
 from .results import (
-    DuplicateReport, IndexInfo, IndexReport, Picture, RebuildReport, RegionPair, RegionRef, SearchHit, SkippedFile,
-    VerifyReport,
+    DuplicateReport, IndexInfo, IndexReport, Picture, RebuildReport, RegionHit, RegionPair, RegionRef, SearchHit,
+    SkippedFile, VerifyReport,
 )
 from .searching import (
     DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, EmbeddingSignal, Searcher, aspect_factor, prepare_query,
@@ -77,6 +77,7 @@ class Index:
         self._vectors: tuple[dict[str, Any], int] | None = None
         self._embedder: Embedder | None = None
         self._writer: WriteLock | None = None
+        self._keypoints_cache: tuple[int, KeypointSet, Any] | None = None
 
     @property
     def embedder_name(self) -> str:
@@ -418,6 +419,61 @@ class Index:
         return Searcher(self.catalog, vectors[IMAGE_VECTORS], vectors[REGION_VECTORS], self._signal(vectors)).search(
             q, k=k, min_score=threshold)
 
+    def search_regions(self, query: ImageSource, k: int = 10, min_score: float | None = None) -> list[RegionHit]:
+        """Indexed pictures that share a region with any part of ``query`` (the reverse of a crop
+        query: the query is the collage, the index holds the source), best first, each once
+        with the box in the query and in the picture. Needs an index that keeps keypoints."""
+        self._require_keypoints()
+        threshold = REGION_MIN_NCC if min_score is None else _threshold(min_score)
+        try:
+            img = as_image(query)
+        except ImageLoadError as exc:
+            raise QueryError(f"cannot read query {query}: {exc.reason.value}", code="query-unreadable",
+                             path=str(query), reason=exc.reason.value) from None
+        qxy, qs, qh = picture_keypoints(img)
+        kp, index = self._keypoint_index()
+        if not len(qh) or index.ntotal == 0:
+            return []
+        dist, nn = index.search(np.ascontiguousarray(qh), NEIGHBOURS)
+        qi = np.repeat(np.arange(len(qh)), NEIGHBOURS)
+        dist, nn = dist.ravel(), nn.ravel()
+        ok = (nn >= 0) & (dist <= MAX_HAMMING)
+        qi, ki = qi[ok], nn[ok]
+        owners = kp.owner[ki]
+        meta = self.catalog.images_by_id(np.unique(owners).tolist())
+        pixels = _PixelCache()
+        hits: list[RegionHit] = []
+        for owner in np.unique(owners):
+            sel = owners == owner
+            if sel.sum() < MIN_INLIERS or int(owner) not in meta:
+                continue
+            other = pixels.get(meta[int(owner)][0])
+            if other is None:
+                continue
+            found = verify_pair(img, other, qxy[qi[sel]], qs[qi[sel]], kp.xy[ki[sel]], kp.scale[ki[sel]], threshold)
+            if found is not None:
+                hits.append(RegionHit(meta[int(owner)][0], found[0], found[1], round(found[2], 6)))
+        hits.sort(key=lambda h: (-h.score, h.path))
+        return hits[:k]
+
+    def _require_keypoints(self) -> None:
+        if not self.keeps_keypoints:
+            raise IndexMismatchError(
+                f"index at {self.directory} keeps no keypoints, which duplicate regions need: index its "
+                f"folders again with keypoints (only the pictures are described again)",
+                code="no-keypoints", directory=str(self.directory))
+
+    def _keypoint_index(self) -> tuple[KeypointSet, Any]:
+        """Every keypoint, and a FAISS binary index of their hashes (kept until the catalog changes)."""
+        gen = self.catalog.generation
+        if self._keypoints_cache is None or self._keypoints_cache[0] != gen:
+            kp = self._keypoints()
+            index = faiss.IndexBinaryFlat(HASH_BYTES * 8)
+            if len(kp):
+                index.add(np.ascontiguousarray(kp.hashes))
+            self._keypoints_cache = (gen, kp, index)
+        return self._keypoints_cache[1], self._keypoints_cache[2]
+
     def _signal(self, vectors: dict[str, Any]) -> EmbeddingSignal | None:
         emb = self.embedder()
         if emb is None:
@@ -440,12 +496,8 @@ class Index:
         scored = sorted((sorted(meta[int(ids[r])][0] for r in g), _weakest_link(vecs[g], sizes[g])) for g in rows)
         groups = [g for g, _ in scored]
         pairs: list[RegionPair] = []
-        if regions and not self.keeps_keypoints:
-            raise IndexMismatchError(
-                f"index at {self.directory} keeps no keypoints, which duplicate regions need: index its "
-                f"folders again with keypoints (only the pictures are described again)",
-                code="no-keypoints", directory=str(self.directory))
         if regions:
+            self._require_keypoints()
             group_of = {int(ids[r]): gi for gi, g in enumerate(rows) for r in g}
             pairs = self._region_pairs(REGION_MIN_NCC if min_score is None else threshold, group_of, meta, within)
         return DuplicateReport(groups=groups, regions=pairs, scores=[s for _, s in scored])
@@ -488,25 +540,14 @@ class Index:
             if ia != ib and ia in group_of and group_of.get(ib) == group_of[ia]:
                 continue  # whole-image duplicates: a group, not a region pair
             mi, mj = i[s0:e0], j[s0:e0]
-            tf = fit_transform(kp.xy[mi], kp.scale[mi], kp.xy[mj], kp.scale[mj])
-            if tf is None:
-                continue
             pa, pb = pixels.get(meta[ia][0]), pixels.get(meta[ib][0])
             if pa is None or pb is None:
                 continue
-            boxes = refine_region(pa, pb, tf, kp.xy[mi[tf.inliers]], kp.scale[mi[tf.inliers]])
-            if boxes is None:
+            found = verify_pair(pa, pb, kp.xy[mi], kp.scale[mi], kp.xy[mj], kp.scale[mj], region_threshold,
+                                same_picture=ia == ib)
+            if found is None:
                 continue
-            box_a, box_b, ncc = boxes
-            if ia == ib and _iou(box_a, box_b) > 0.3:
-                continue  # a picture's overlap with itself is no copy
-            score = float(np.clip(ncc, 0.0, 1.0))
-            if score < region_threshold:
-                continue
-            da = describe_boxes(pa.pixels, pa.width, pa.height, np.array([box_a]))
-            db = describe_boxes(pb.pixels, pb.width, pb.height, np.array([box_b]))
-            if da.low_info[0] or db.low_info[0]:
-                continue  # near-uniform patches never make a pair
+            box_a, box_b, score = found
             a, b = RegionRef(meta[ia][0], box_a), RegionRef(meta[ib][0], box_b)
             if (a.path, a.box) > (b.path, b.box):
                 a, b = b, a
@@ -565,13 +606,6 @@ class Index:
                         problems.append(f"{name}: vector {int(want_ids[j])} differs from the catalog")
                         break
         return VerifyReport(ok=not problems, problems=problems)
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def _weakest_link(vectors: np.ndarray, sizes: np.ndarray) -> float:

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 __all__ = ["KeypointSet", "candidate_matches", "Transform", "fit_transform", "HASH_BYTES", "hash_descriptors",
-           "pack_keypoints", "unpack_keypoints"]
+           "pack_keypoints", "unpack_keypoints", "picture_keypoints", "refine_region", "verify_pair"]
 
 import math
 from dataclasses import dataclass
@@ -26,7 +26,9 @@ TABLES = 12
 BUCKET_MEAN = 4
 BUCKET_CAP = 64
 MAX_HAMMING = 64  # of 256 bits
-MIN_INLIERS = 4
+#: A keypoint keeps its candidates among its this many closest (by Hamming distance).
+NEIGHBOURS = 3
+MIN_INLIERS = 3
 SCALE_TOLERANCE = 0.4  # |log(s_match / s_model)|
 #: A copy-move match must move a keypoint at least this many of its scales (a place is not its own copy).
 MIN_SHIFT_SCALES = 4.0
@@ -44,6 +46,27 @@ class KeypointSet:
 
     def __len__(self) -> int:
         return len(self.owner)
+
+
+#: Keypoints are found on the picture shrunk to this many pixels on its longer side (decoded at
+#: least this large on its shorter side), at most this many of them.
+KEYPOINT_SIDE = 640
+KEYPOINT_DECODE_MIN_SIDE = 384
+MAX_KEYPOINTS = 800
+
+
+def picture_keypoints(img) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A :class:`~lookalike.models.io.images.LoadedImage`'s keypoints: ``(xy, scale, hashes)`` in
+    its original pixels."""
+    from lookalike.models.io.images import resize_pixels
+    from lookalike.models.ops.keypoints import detect_keypoints
+
+    h, w = img.pixels.shape[:2]
+    k = min(1.0, KEYPOINT_SIDE / max(h, w))
+    pixels = resize_pixels(img.pixels, max(1, round(w * k)), max(1, round(h * k))) if k < 1 else img.pixels
+    kp = detect_keypoints(pixels, MAX_KEYPOINTS)
+    to_original = img.width / pixels.shape[1]
+    return kp.xy * to_original, kp.scale * to_original, hash_descriptors(kp.descriptors)
 
 
 def hash_descriptors(descriptors: np.ndarray) -> np.ndarray:
@@ -74,8 +97,11 @@ def _table_bits(key_bits: int, seed: int = 16) -> np.ndarray:
     return np.stack([rng.choice(HASH_BITS, key_bits, replace=False) for _ in range(TABLES)])
 
 
+_POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.uint16)
+
+
 def _popcount(x: np.ndarray) -> np.ndarray:
-    return np.unpackbits(x, axis=-1).sum(-1)
+    return _POPCOUNT[x].sum(-1)
 
 
 def candidate_matches(kp: KeypointSet, within: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -108,8 +134,9 @@ def candidate_matches(kp: KeypointSet, within: bool = True) -> tuple[np.ndarray,
         return z, z
     pairs = np.concatenate(found)
     pairs.sort(axis=1)
-    pairs = np.unique(pairs, axis=0)
-    i, j = pairs[:, 0], pairs[:, 1]
+    code = np.sort(pairs[:, 0] * n + pairs[:, 1])
+    code = code[np.r_[True, code[1:] != code[:-1]]]  # each pair once, however many tables it met in
+    i, j = code // n, code % n
     same = kp.owner[i] == kp.owner[j]
     if within:
         far = np.hypot(*(kp.xy[i] - kp.xy[j]).T) >= MIN_SHIFT_SCALES * np.maximum(kp.scale[i], kp.scale[j])
@@ -117,8 +144,23 @@ def candidate_matches(kp: KeypointSet, within: bool = True) -> tuple[np.ndarray,
     else:
         keep = ~same
     i, j = i[keep], j[keep]
-    close = _popcount(kp.hashes[i] ^ kp.hashes[j]) <= MAX_HAMMING
-    return i[close], j[close]
+    dist = _popcount(kp.hashes[i] ^ kp.hashes[j])
+    close = dist <= MAX_HAMMING
+    i, j, dist = i[close], j[close], dist[close]
+    best = _nearest(i, j, dist, n) | _nearest(j, i, dist, n)
+    return i[best], j[best]
+
+
+def _nearest(i: np.ndarray, j: np.ndarray, dist: np.ndarray, n: int) -> np.ndarray:
+    """Which pairs are among the :data:`NEIGHBOURS` closest of their keypoint ``i`` (a keypoint
+    of a common texture collides with many; its true match is among its closest)."""
+    order = np.lexsort((dist, i))
+    si = i[order]
+    first = np.r_[True, si[1:] != si[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(si)), 0))
+    rank = np.empty(len(si), np.int64)
+    rank[order] = np.arange(len(si)) - start
+    return rank < NEIGHBOURS
 
 
 @dataclass(frozen=True)
@@ -288,3 +330,40 @@ def _int_box(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> tupl
     x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
     x1, y1 = min(w, int(round(x1))), min(h, int(round(y1)))
     return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
+
+
+def verify_pair(a, b, xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.ndarray, min_score: float,
+                same_picture: bool = False) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int], float] | None:
+    """Whether matched keypoints (``xa``/``sa`` in ``a``, ``xb``/``sb`` in ``b``, row by row) show
+    a duplicate region: a scale + translation enough of them agree on, both boxes refined on the
+    pixels, a score (the aligned detail's correlation) of at least ``min_score``, and neither box
+    near uniform. Returns ``(box in a, box in b, score)`` or None. ``a``, ``b``:
+    :class:`~lookalike.models.io.images.LoadedImage`; ``same_picture`` for copy-move, where a
+    region overlapping its own copy is refused."""
+    from .descriptor import describe_boxes
+
+    tf = fit_transform(xa, sa, xb, sb)
+    if tf is None:
+        return None
+    found = refine_region(a, b, tf, xa[tf.inliers], sa[tf.inliers])
+    if found is None:
+        return None
+    box_a, box_b, ncc = found
+    if same_picture and _overlap(box_a, box_b) > 0.3:
+        return None
+    score = float(np.clip(ncc, 0.0, 1.0))
+    if score < min_score:
+        return None
+    da = describe_boxes(a.pixels, a.width, a.height, np.array([box_a]))
+    db = describe_boxes(b.pixels, b.width, b.height, np.array([box_b]))
+    if da.low_info[0] or db.low_info[0]:
+        return None  # near-uniform patches never make a pair
+    return box_a, box_b, score
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two ``x, y, w, h`` boxes."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)

@@ -18,6 +18,7 @@ __all__ = [
     "VerifyReport",
     "RebuildReport",
     "Picture",
+    "RegionHit",
 ]
 
 from dataclasses import asdict, dataclass, field
@@ -43,15 +44,33 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class RegionHit:
+    """An indexed picture that shares a region with a query: ``query_box`` in the query,
+    ``box`` in the picture (original pixels), ``score`` the aligned pixels' detail correlation."""
+
+    path: str
+    query_box: Box
+    box: Box
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "query_box": list(self.query_box), "box": list(self.box), "score": self.score}
+
+
+@dataclass(frozen=True)
 class SearchResult:
-    """The hits of one query; ``error`` (and no hits) when the query could not be searched."""
+    """The hits of one query; ``error`` (and no hits) when the query could not be searched;
+    ``regions`` when shared regions were asked for."""
 
     query: str
     hits: list[SearchHit]
     error: str = ""
+    regions: list[RegionHit] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"query": self.query, "hits": [h.to_dict() for h in self.hits]}
+        if self.regions is not None:
+            out["regions"] = [r.to_dict() for r in self.regions]
         if self.error:
             out["error"] = self.error
         return out

@@ -134,7 +134,7 @@ def create_app(index_dir: str | os.PathLike[str], read_only: bool = False, token
         return report.to_dict()
 
     @app.post("/api/search")
-    async def search(request: Request, k: int = 12, min_score: float | None = None) -> dict[str, Any]:
+    async def search(request: Request, k: int = 12, min_score: float | None = None, regions: int = 0) -> dict[str, Any]:
         from lookalike.indexer.results import SearchResult
 
         k = max(1, min(int(k), 100))
@@ -147,13 +147,14 @@ def create_app(index_dir: str | os.PathLike[str], read_only: bool = False, token
                 path.write_bytes(data)
                 try:
                     hits = await service.run(lambda ix: ix.search(path, k=k, min_score=min_score))
+                    shared = await service.run(lambda ix: ix.search_regions(path, k=k)) if regions else None
                 except QueryError as exc:
                     if exc.code != "query-unreadable":
                         raise
                     reason = exc.details.get("reason", "")
                     raise WebError(str(exc).replace(str(path), name),
                                    code="too-large" if reason == "too-large" else "bad-image") from None
-            return SearchResult(name, hits).to_dict()
+            return SearchResult(name, hits, regions=shared).to_dict()
         try:
             body = await request.json()
         except ValueError:
@@ -165,7 +166,8 @@ def create_app(index_dir: str | os.PathLike[str], read_only: bool = False, token
         if not known:
             raise WebError(f"{path} is not a picture of this index", code="not-found")
         hits = await service.run(lambda ix: ix.search(path, k=k, min_score=min_score))
-        return SearchResult(path, hits).to_dict()
+        shared = await service.run(lambda ix: ix.search_regions(path, k=k)) if regions else None
+        return SearchResult(path, hits, regions=shared).to_dict()
 
     # -- API: pictures -------------------------------------------------------------------------
     @app.post("/api/pictures")

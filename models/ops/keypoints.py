@@ -23,7 +23,7 @@ from ..tensors import as_chw
 
 SCALES_PER_OCTAVE = 4
 SIGMA0 = 1.6
-CONTRAST = 0.008  # DoG response (luma in [0, 1], per scale step) a keypoint needs
+CONTRAST = 0.004  # DoG response (luma in [0, 1], per scale step) a keypoint needs
 EDGE_RATIO = 10.0  # principal curvature ratio above which a response is an edge, not a corner
 CELLS = 4
 BINS = 8
@@ -32,6 +32,8 @@ WINDOW = 8.0  # descriptor window side, in keypoint scales
 CHROMA_WEIGHT = 1.5
 DESCRIPTOR_DIM = CELLS * CELLS * (BINS + 2)
 _MIN_LEVEL_SIDE = 16
+#: Pictures up to this many pixels on their longer side are searched from twice their size (0: never).
+UPSAMPLE_BELOW = 640
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ def detect_keypoints(pixels: np.ndarray | torch.Tensor, max_points: int = 256,
                       np.zeros((0, DESCRIPTOR_DIM), np.float32))
     if min(h, w) < _MIN_LEVEL_SIDE:
         return empty
+    up = 2.0 if UPSAMPLE_BELOW and max(h, w) <= UPSAMPLE_BELOW else 1.0
+    if up > 1:  # small pictures: a first octave at twice the size finds the small places too (as SIFT does)
+        rgb = F.interpolate(rgb, scale_factor=up, mode="bilinear", align_corners=False)
     r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
     luma = 0.299 * r + 0.587 * g + 0.114 * b
     chroma = torch.cat([b - luma, r - luma], 1)  # (1, 2, H, W), brightness-free color
@@ -94,7 +99,7 @@ def detect_keypoints(pixels: np.ndarray | torch.Tensor, max_points: int = 256,
     base = _blur(luma, math.sqrt(max(SIGMA0 ** 2 - 0.5 ** 2, 0.01)))
     cands: list[tuple[torch.Tensor, ...]] = []
     levels: list[tuple[torch.Tensor, torch.Tensor, float]] = []  # (gaussian, chroma, octave factor)
-    octave, factor, chroma_o = base, 1.0, chroma
+    octave, factor, chroma_o = base, 1.0 / up, chroma
     while min(octave.shape[-2:]) >= _MIN_LEVEL_SIDE:
         gauss = [octave]
         for i in range(1, len(sigmas)):  # each level from the one before: small kernels

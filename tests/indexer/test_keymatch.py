@@ -3,7 +3,6 @@ a pasted (rescaled, recompressed) patch found in a small index while a mirrored 
 
 from __future__ import annotations
 
-import io
 import os
 
 import numpy as np
@@ -29,7 +28,7 @@ def test_fit_transform_finds_scale_and_shift_among_outliers():
     assert tf.scale == pytest.approx(1.7, abs=1e-6) and (tf.tx, tf.ty) == pytest.approx((30, -10), abs=1e-4)
     # a mirror cannot be fitted: x flips, so no positive scale with a shift agrees
     assert fit_transform(xa, sa, np.stack([300 - xa[:, 0], xa[:, 1]], 1), sa) is None
-    assert fit_transform(xa[:3], sa[:3], xb[:3], sb[:3]) is None  # too few
+    assert fit_transform(xa[:2], sa[:2], xb[:2], sb[:2]) is None  # too few
 
 
 def test_pack_unpack_round_trip():
@@ -81,6 +80,11 @@ def test_a_pasted_patch_is_found_at_its_scale_and_a_mirrored_one_is_not(tmp_path
     with Index.open(tmp_path / "ix", create=True) as ix:
         ix.add([d], keypoints=True, workers=1)
         pairs = ix.duplicates(regions=True).regions
+        # the reverse of a crop query: the host finds its source, with the box in both
+        shared = ix.search_regions(d / "host.jpg")
+        assert [os.path.basename(h.path) for h in shared] == ["host.jpg", "source.jpg"]  # itself, then the source
+        assert shared[1].to_dict().keys() == {"path", "query_box", "box", "score"}
+        assert [os.path.basename(h.path) for h in ix.search_regions(d / "mirrored.jpg")] == ["mirrored.jpg"]
     names = {(os.path.basename(p.a.path), os.path.basename(p.b.path)): p for p in pairs}
     assert set(names) == {("host.jpg", "source.jpg")}, names
     p = names[("host.jpg", "source.jpg")]
@@ -92,3 +96,4 @@ def test_a_pasted_patch_is_found_at_its_scale_and_a_mirrored_one_is_not(tmp_path
 
     assert iou(p.a.box, (150, 100, 224, 168)) >= 0.7 and iou(p.b.box, (100, 60, 160, 120)) >= 0.7
     assert p.score >= 0.6
+    assert iou(shared[1].query_box, (150, 100, 224, 168)) >= 0.7 and iou(shared[1].box, (100, 60, 160, 120)) >= 0.7

@@ -41,6 +41,9 @@ def test_bodies_are_the_cli_json(client, photo_index):
     q = str(photos / "s5.jpg")
     got = client.post("/api/search?k=4", json={"path": q}).json()
     assert got == _cli_json("search", q, "-k", "4", "--index", ix_dir, "--json")
+    with_regions = client.post("/api/search?k=4&regions=1", json={"path": q}).json()
+    assert with_regions == _cli_json("search", q, "-k", "4", "--regions", "--index", ix_dir, "--json")
+    assert with_regions["regions"][0]["path"] == q  # the picture shares all of itself
     assert got["hits"][0]["path"] == q and got["hits"][0]["match"]
 
 
