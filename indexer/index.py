@@ -447,9 +447,7 @@ class Index:
             sel = owners == owner
             if sel.sum() < MIN_INLIERS or int(owner) not in meta:
                 continue
-            other = pixels.get(meta[int(owner)][0])
-            if other is None:
-                continue
+            other = functools.partial(pixels.get, meta[int(owner)][0])
             found = verify_pair(img, other, qxy[qi[sel]], qs[qi[sel]], kp.xy[ki[sel]], kp.scale[ki[sel]], threshold)
             if found is not None:
                 hits.append(RegionHit(meta[int(owner)][0], found[0], found[1], round(found[2], 6)))
@@ -540,10 +538,8 @@ class Index:
             if ia != ib and ia in group_of and group_of.get(ib) == group_of[ia]:
                 continue  # whole-image duplicates: a group, not a region pair
             mi, mj = i[s0:e0], j[s0:e0]
-            pa, pb = pixels.get(meta[ia][0]), pixels.get(meta[ib][0])
-            if pa is None or pb is None:
-                continue
-            found = verify_pair(pa, pb, kp.xy[mi], kp.scale[mi], kp.xy[mj], kp.scale[mj], region_threshold,
+            found = verify_pair(functools.partial(pixels.get, meta[ia][0]), functools.partial(pixels.get, meta[ib][0]),
+                                kp.xy[mi], kp.scale[mi], kp.xy[mj], kp.scale[mj], region_threshold,
                                 same_picture=ia == ib)
             if found is None:
                 continue

@@ -106,18 +106,20 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 
 def candidate_matches(kp: KeypointSet, within: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)`` (``i < j``) of keypoints that may show the same place: they share a key
-    and their hashes differ in at most :data:`MAX_HAMMING` bits. Keypoints of one picture pair
-    only with ``within`` (copy-move), and only when far enough apart."""
+    in some table, their hashes differ in at most :data:`MAX_HAMMING` bits, and each is among the
+    :data:`NEIGHBOURS` closest of the other or of itself. Keypoints of one picture pair only with
+    ``within`` (copy-move), and only when far enough apart. Memory grows with the close pairs
+    only: each table's collisions are filtered before the next."""
     n = len(kp)
+    z = np.zeros(0, np.int64)
     if n < 2:
-        z = np.zeros(0, np.int64)
         return z, z
-    bits = np.unpackbits(kp.hashes, axis=1)  # (n, 256)
     key_bits = int(np.clip(round(math.log2(max(n, 2) / BUCKET_MEAN)), 8, 30))
-    weights = (1 << np.arange(key_bits, dtype=np.int64))
     found: list[np.ndarray] = []
     for sel in _table_bits(key_bits):
-        keys = bits[:, sel].astype(np.int64) @ weights
+        keys = np.zeros(n, np.int64)
+        for pos, bit in enumerate(sel.tolist()):  # read the key's bits from the packed hashes
+            keys |= ((kp.hashes[:, bit // 8] >> (7 - bit % 8)) & 1).astype(np.int64) << pos
         order = np.argsort(keys, kind="stable")
         sk = keys[order]
         starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
@@ -128,25 +130,21 @@ def candidate_matches(kp: KeypointSet, within: bool = True) -> tuple[np.ndarray,
                 continue
             members = order[bs[:, None] + np.arange(m)[None, :]]  # (buckets, m)
             a, b = np.triu_indices(m, 1)
-            found.append(np.stack([members[:, a].ravel(), members[:, b].ravel()], 1))
+            i, j = members[:, a].ravel(), members[:, b].ravel()
+            keep = _popcount(kp.hashes[i] ^ kp.hashes[j]) <= MAX_HAMMING
+            same = kp.owner[i] == kp.owner[j]
+            if within:
+                far = np.hypot(*(kp.xy[i] - kp.xy[j]).T) >= MIN_SHIFT_SCALES * np.maximum(kp.scale[i], kp.scale[j])
+                keep &= ~same | far
+            else:
+                keep &= ~same
+            found.append(np.minimum(i[keep], j[keep]) * n + np.maximum(i[keep], j[keep]))
     if not found:
-        z = np.zeros(0, np.int64)
         return z, z
-    pairs = np.concatenate(found)
-    pairs.sort(axis=1)
-    code = np.sort(pairs[:, 0] * n + pairs[:, 1])
+    code = np.sort(np.concatenate(found))
     code = code[np.r_[True, code[1:] != code[:-1]]]  # each pair once, however many tables it met in
     i, j = code // n, code % n
-    same = kp.owner[i] == kp.owner[j]
-    if within:
-        far = np.hypot(*(kp.xy[i] - kp.xy[j]).T) >= MIN_SHIFT_SCALES * np.maximum(kp.scale[i], kp.scale[j])
-        keep = ~same | far
-    else:
-        keep = ~same
-    i, j = i[keep], j[keep]
     dist = _popcount(kp.hashes[i] ^ kp.hashes[j])
-    close = dist <= MAX_HAMMING
-    i, j, dist = i[close], j[close], dist[close]
     best = _nearest(i, j, dist, n) | _nearest(j, i, dist, n)
     return i[best], j[best]
 
@@ -337,13 +335,18 @@ def verify_pair(a, b, xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.nda
     """Whether matched keypoints (``xa``/``sa`` in ``a``, ``xb``/``sb`` in ``b``, row by row) show
     a duplicate region: a scale + translation enough of them agree on, both boxes refined on the
     pixels, a score (the aligned detail's correlation) of at least ``min_score``, and neither box
-    near uniform. Returns ``(box in a, box in b, score)`` or None. ``a``, ``b``:
-    :class:`~lookalike.models.io.images.LoadedImage`; ``same_picture`` for copy-move, where a
-    region overlapping its own copy is refused."""
+    near uniform. Returns ``(box in a, box in b, score)`` or None. ``a``, ``b``: the pictures as
+    :class:`~lookalike.models.io.images.LoadedImage`, or callables that load them (called only
+    when the keypoints agree; None when a picture cannot be had); ``same_picture`` for copy-move,
+    where a region overlapping its own copy is refused."""
     from .descriptor import describe_boxes
 
     tf = fit_transform(xa, sa, xb, sb)
     if tf is None:
+        return None
+    a = a() if callable(a) else a
+    b = b() if callable(b) else b
+    if a is None or b is None:
         return None
     found = refine_region(a, b, tf, xa[tf.inliers], sa[tf.inliers])
     if found is None:
