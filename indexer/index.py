@@ -529,11 +529,12 @@ class Index:
         key, i, j = key[order], i[order], j[order]
         starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
         ends = np.r_[starts[1:], len(key)]
+        enough = (ends - starts) >= MIN_INLIERS  # most pairs of pictures share a match or two by chance
+        starts, ends = starts[enough], ends[enough]
+        most = np.argsort(starts - ends, kind="stable")  # the best-supported pairs first
         pixels = _PixelCache()
         pairs: list[RegionPair] = []
-        for s0, e0 in sorted(zip(starts.tolist(), ends.tolist()), key=lambda se: se[0] - se[1]):
-            if e0 - s0 < MIN_INLIERS:
-                continue
+        for s0, e0 in zip(starts[most].tolist(), ends[most].tolist()):
             ia, ib = int(kp.owner[i[s0]]), int(kp.owner[j[s0]])
             if ia != ib and ia in group_of and group_of.get(ib) == group_of[ia]:
                 continue  # whole-image duplicates: a group, not a region pair

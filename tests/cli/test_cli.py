@@ -47,6 +47,19 @@ def test_index_search_dupes_info_verify_json(tmp_path, sample_copy):
     assert set(d) == {"groups", "scores", "regions"} and len(d["groups"]) == 2
     assert len(d["scores"]) == 2 and all(0.9 <= s <= 1.0 for s in d["scores"])
     assert all(set(p) == {"a", "b", "score"} for p in d["regions"])
+    assert any({os.path.basename(p["a"]["path"]), os.path.basename(p["b"]["path"])}
+               == {"scene11_collage.jpg", "scene05.jpg"} for p in d["regions"])
+    r = _run("dupes", "--index", ix, "--json", "--within")  # --within implies --regions
+    assert r.exit_code == 0 and len(json.loads(r.stdout)["regions"]) >= len(d["regions"])
+    collage = sample_copy / "photos" / "copies" / "scene11_collage.jpg"
+    r = _run("search", collage, "--regions", "--index", ix, "--json", "-k", "5")
+    assert r.exit_code == 0, r.output
+    line = json.loads(r.stdout)
+    assert set(line) == {"query", "hits", "regions"}
+    assert any(g["path"].endswith("scene05.jpg") for g in line["regions"])
+    assert all(set(g) == {"path", "query_box", "box", "score"} for g in line["regions"])
+    r = _run("search", collage, "--index", ix, "--json")
+    assert "regions" not in json.loads(r.stdout)  # only when asked for
 
     r = _run("info", "--index", ix, "--json")
     assert json.loads(r.stdout)["images"] == 28

@@ -42,6 +42,8 @@ def test_each_code_is_worded_with_its_flags(tmp_path):
     seen["lookalike-s-weights-missing"] = _raised(lambda: load_lookalike_s(tmp_path / "no.pt"))
     with Index.open(tmp_path / "ix", create=True) as ix:
         seen["bad-min-score"] = _raised(lambda: ix.search(tmp_path / "q.png", min_score=3))
+        seen["no-keypoints"] = _raised(lambda: ix.duplicates(regions=True))
+        seen["bad-rule"] = _raised(lambda: __import__("lookalike.indexer.plan").indexer.plan.preselect([], "newest"))
     if not torch.cuda.is_available():
         seen["device-unavailable"] = _raised(lambda: resolve_device("cuda"))
     assert isinstance(seen["index-not-found"], IndexNotFoundError)
