@@ -564,6 +564,7 @@ class Index:
             generation=self.catalog.generation, descriptor=DESCRIPTOR_VERSION,
             image_index=kinds[0], region_index=kinds[1], embedder=self.embedder_name,
             embedder_version=self.catalog.get_meta("embedder_version") or "", embedder_dim=self.embedder_dim,
+            keypoints=self.keeps_keypoints,
         )
 
     def verify(self) -> VerifyReport:

@@ -144,6 +144,7 @@ class IndexInfo:
     embedder: str = "none"
     embedder_version: str = ""
     embedder_dim: int = 0
+    keypoints: bool = False  # kept for duplicate regions (index --regions)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -79,7 +79,7 @@ def create_app(index_dir: str | os.PathLike[str], read_only: bool = False, token
     app.state.token = token or secrets.token_urlsafe(24)
     app.state.service = service
     if _loopback(host):
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]", "testserver"])
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]"])
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
 

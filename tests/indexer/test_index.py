@@ -91,7 +91,7 @@ def test_duplicates_groups_and_regions(tmp_path, sample_copy):
             ix.duplicates(regions=True)
         assert info.value.code == "no-keypoints"
         report = ix.add([sample_copy / "photos"], workers=2, keypoints=True)
-        assert report.updated == 28 and ix.keeps_keypoints  # every picture described again, once
+        assert report.updated == 28 and ix.keeps_keypoints and ix.info().keypoints  # described again, once
         assert ix.add([sample_copy / "photos"], workers=2).unchanged == 28
         rep = ix.duplicates(regions=True)
         assert ix.verify().ok

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from lookalike.cli.app import app as cli_app
 from lookalike.cli.web import create_app
 
+LOCAL = "http://127.0.0.1"  # the server answers only requests addressed to this machine
+
 
 def _cli_json(*args):
     r = CliRunner().invoke(cli_app, [str(a) for a in args])
@@ -23,7 +25,7 @@ def _cli_json(*args):
 
 @pytest.fixture()
 def client(photo_index):
-    with TestClient(create_app(photo_index[0], token="t0k")) as c:
+    with TestClient(create_app(photo_index[0], token="t0k"), base_url=LOCAL) as c:
         yield c
 
 
@@ -85,14 +87,14 @@ def test_pictures_and_thumbnails_only_of_the_index(client, photo_index):
 
 
 def test_bad_uploads_are_one_line_errors_and_the_server_keeps_serving(photo_index):
-    with TestClient(create_app(photo_index[0], token="t", max_upload=200_000)) as c:
+    with TestClient(create_app(photo_index[0], token="t", max_upload=200_000), base_url=LOCAL) as c:
         r = c.post("/api/search", files={"file": ("notes.txt", b"hello, not an image", "text/plain")})
         assert r.status_code == 400 and set(r.json()) == {"error", "code"}
         assert r.json()["error"].startswith("cannot read query notes.txt: unsupported-format")
         r = c.post("/api/search", files={"file": ("big.bin", os.urandom(300_000), "image/jpeg")})
         assert r.status_code == 413 and "larger than 195.312 KiB" in r.json()["error"]
         assert c.get("/api/info").status_code == 200
-    with TestClient(create_app(photo_index[0], token="t")) as c:
+    with TestClient(create_app(photo_index[0], token="t"), base_url=LOCAL) as c:
         buf = io.BytesIO()
         Image.new("RGB", (11000, 10000)).save(buf, "PNG")  # 110 megapixels: over the indexing limit
         r = c.post("/api/search", files={"file": ("bomb.png", buf.getvalue(), "image/png")})
@@ -105,7 +107,7 @@ def test_bad_uploads_are_one_line_errors_and_the_server_keeps_serving(photo_inde
 def test_state_changes_need_the_token_and_are_refused_read_only(photo_index):
     ix_dir, photos = photo_index
     groups = [{"keep": [str(photos / "s1.jpg")], "trash": [str(photos / "s1_small.jpg")]}]
-    with TestClient(create_app(ix_dir, token="secret")) as c:
+    with TestClient(create_app(ix_dir, token="secret"), base_url=LOCAL) as c:
         assert c.post("/api/plan", json={"groups": groups}).status_code == 403
         assert c.post("/api/plan", json={"groups": groups}, headers={"X-Lookalike-Token": "wrong"}).status_code == 403
         r = c.post("/api/plan", json={"groups": groups}, headers={"X-Lookalike-Token": "secret"})
@@ -122,7 +124,7 @@ def test_state_changes_need_the_token_and_are_refused_read_only(photo_index):
         assert r.status_code == 200 and not (photos / "s1_small.jpg").exists()
         r = c.post("/api/apply", json={"plan": name, "undo": True}, headers={"X-Lookalike-Token": "secret"})
         assert r.status_code == 200 and r.json()["undo"] and (photos / "s1_small.jpg").exists()
-    with TestClient(create_app(ix_dir, token="secret", read_only=True)) as c:
+    with TestClient(create_app(ix_dir, token="secret", read_only=True), base_url=LOCAL) as c:
         r = c.post("/api/plan", json={"groups": groups}, headers={"X-Lookalike-Token": "secret"})
         assert r.status_code == 403 and "read-only" in r.json()["error"]
         assert c.get("/api/dupes").status_code == 200
@@ -139,7 +141,7 @@ def test_preselect_is_the_library_rule(client, photo_index):
 
 
 def test_missing_index_is_a_clear_page_not_a_traceback(tmp_path, photo_index):
-    with TestClient(create_app(tmp_path / "nothing-here")) as c:
+    with TestClient(create_app(tmp_path / "nothing-here"), base_url=LOCAL) as c:
         r = c.get("/dupes")
         assert r.status_code == 503 and "no index at" in r.text and "Traceback" not in r.text
         r = c.get("/api/info")
@@ -160,7 +162,7 @@ def test_a_locked_index_is_a_one_line_409_and_the_server_keeps_serving(photo_ind
 
     ix_dir, photos = photo_index
     groups = [{"keep": [str(photos / "s1.jpg")], "trash": [str(photos / "s1_small.jpg")]}]
-    with TestClient(create_app(ix_dir, token="k")) as c:
+    with TestClient(create_app(ix_dir, token="k"), base_url=LOCAL) as c:
         name = c.post("/api/plan", json={"groups": groups}, headers={"X-Lookalike-Token": "k"}).json()["plan"]
         with WriteLock(ix_dir):  # another process is indexing
             r = c.post("/api/apply", json={"plan": name}, headers={"X-Lookalike-Token": "k"})
