@@ -7,8 +7,8 @@ mirrored pair.
 
 The same with `search --regions`, each host as the query. Figures: recall of pasted pairs per held-out/tuned part, per paste scale and area; copy-move
 recall; precision (strict: pictures and boxes right; pictures: the two pictures right, boxes
-aside); rotated/mirrored pairs reported; indexing and `dupes` time. Held out of all tuning:
-pictures cut from CSet14, Kodak and Unsplash.
+aside); rotated/mirrored pairs reported; indexing and `dupes` time. Reported apart as held
+out: pictures cut from CSet14, Kodak and Unsplash (see the README on how clean that split is).
 
 Usage: python bench/splice.py [--work DIR] (the collection and its index are kept there)
 """

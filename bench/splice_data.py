@@ -15,8 +15,8 @@ dropped; they serve only as pasted material (logos, stickers).
 - 40 negatives: hosts whose pasted patch was rotated by 90 or 180 degrees, or mirrored, with
   their sources in the collection: such a pair must not be reported.
 
-Held out of all tuning: every picture cut from CSet14, Kodak and Unsplash (``heldout`` in the
-truth file); the figures are reported for the tuned and the held-out parts separately.
+Named held out: every picture cut from CSet14, Kodak and Unsplash (``heldout`` in the truth
+file); the figures are reported for the two parts separately.
 """
 
 from __future__ import annotations
