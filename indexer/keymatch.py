@@ -1,12 +1,14 @@
 """Duplicate regions from keypoints: which pictures share a patch, at what scale and where.
 
-1. Candidates without N x N: each keypoint's 256-bit hash is cut into ``TABLES`` keys of
-   ``KEY_BITS`` bits; keypoints that share a key in some table and are close in full Hamming
-   distance are candidate matches (sorting the keys: n log n). A key shared by too many
-   keypoints is texture, not a place, and is skipped.
+1. Candidates without N x N: ``TABLES`` keys are read from each keypoint's 256-bit hash, as
+   many bits as make a bucket hold about ``BUCKET_MEAN`` keypoints; keypoints that share a key
+   in some table and are close in full Hamming distance are candidate matches (sorting the
+   keys: n log n). A key shared by too many keypoints is texture, not a place, and is skipped.
 2. Geometry: the matches of a pair of pictures (or of one picture with itself, for copy-move)
    vote for a scale and translation (``x_b = s * x_a + t``; no rotation, no mirror: such a
    patch is not a duplicate region). A pair needs ``MIN_INLIERS`` matches that agree.
+3. Pixels: both pictures aligned by that transform give both boxes and the score
+   (:func:`refine_region`, :func:`verify_pair`).
 """
 
 from __future__ import annotations
@@ -169,9 +171,6 @@ class Transform:
     tx: float
     ty: float
     inliers: np.ndarray
-
-    def apply(self, xy: np.ndarray) -> np.ndarray:
-        return xy * self.scale + np.array([self.tx, self.ty])
 
 
 def fit_transform(xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.ndarray,

@@ -34,12 +34,6 @@ class IndexService:
             self._index = Index.open(self.directory)
         return self._index
 
-    def call(self, fn: Callable[[Any], T]) -> T:
-        """``fn(index)`` on the index thread (blocking)."""
-        def run() -> T:
-            return fn(self._open())
-        return self._pool.submit(run).result()
-
     async def run(self, fn: Callable[[Any], T]) -> T:
         """``fn(index)`` on the index thread, awaited."""
         return await asyncio.wrap_future(self._pool.submit(lambda: fn(self._open())))
