@@ -5,7 +5,8 @@ mirrored pastes that must not be reported). Goals: recall >= 0.9, precision >= 0
 pair is right when it names the two pictures and both boxes have IoU >= 0.5), no rotated or
 mirrored pair.
 
-The same with `search --regions`, each host as the query. Figures: recall of pasted pairs per held-out/tuned part, per paste scale and area; copy-move
+The same with `search --regions`, each host as the query. Figures: recall of pasted pairs
+per held-out/tuned part, per paste scale and area; copy-move
 recall; precision (strict: pictures and boxes right; pictures: the two pictures right, boxes
 aside); rotated/mirrored pairs reported; indexing and `dupes` time. Reported apart as held
 out: pictures cut from CSet14, Kodak and Unsplash (see the README on how clean that split is).
@@ -28,12 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from splice_data import make  # noqa: E402
 
-
-def iou(a, b) -> float:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+from lookalike.indexer.keymatch import box_iou  # noqa: E402
 
 
 def main() -> None:
@@ -61,8 +57,9 @@ def main() -> None:
                 t = time.perf_counter()
                 hits = ix.search_regions(pics / p["host"], k=5)
                 search_s.append(time.perf_counter() - t)
-                found_by_search += any(os.path.basename(h.path) == p["source"] and iou(h.query_box, p["host_box"]) >= 0.5
-                                       and iou(h.box, p["source_box"]) >= 0.5 for h in hits)
+                found_by_search += any(os.path.basename(h.path) == p["source"]
+                                       and box_iou(h.query_box, p["host_box"]) >= 0.5
+                                       and box_iou(h.box, p["source_box"]) >= 0.5 for h in hits)
 
     expected = {}
     for p in truth["pairs"]:
@@ -83,7 +80,7 @@ def main() -> None:
             continue
         loose += 1
         n1, b1, n2, b2 = want
-        if any(pa == n1 and pb == n2 and iou(ba, b1) >= 0.5 and iou(bb, b2) >= 0.5
+        if any(pa == n1 and pb == n2 and box_iou(ba, b1) >= 0.5 and box_iou(bb, b2) >= 0.5
                for pa, ba, pb, bb in ((a, r.a.box, b, r.b.box), (b, r.b.box, a, r.a.box))):
             strict += 1
             right.add(key)

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lookalike.indexer.keymatch import box_iou
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from splice import iou  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_INLIERS = 10
@@ -56,7 +57,8 @@ def score(found: list[tuple[str, list, str, list]], truth: dict) -> dict:
         key = frozenset([a, b])
         neg += key in negatives
         want = expected.get(key)
-        if want and any(pa == want[0] and pb == want[2] and iou(x, want[1]) >= 0.5 and iou(y, want[3]) >= 0.5
+        if want and any(pa == want[0] and pb == want[2] and box_iou(x, want[1]) >= 0.5
+                        and box_iou(y, want[3]) >= 0.5
                         for pa, x, pb, y in ((a, ba, b, bb), (b, bb, a, ba))):
             right.add(key)
     strict = sum(1 for a, _, b, _ in found if frozenset([a, b]) in right)

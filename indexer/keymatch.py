@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 __all__ = ["KeypointSet", "candidate_matches", "Transform", "fit_transform", "HASH_BYTES", "hash_descriptors",
-           "pack_keypoints", "unpack_keypoints", "picture_keypoints", "refine_region", "verify_pair"]
+           "pack_keypoints", "unpack_keypoints", "picture_keypoints", "refine_region", "verify_pair", "box_iou"]
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -330,7 +331,8 @@ def _int_box(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> tupl
 
 
 def verify_pair(a, b, xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.ndarray, min_score: float,
-                same_picture: bool = False) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int], float] | None:
+                same_picture: bool = False
+                ) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int], float] | None:
     """Whether matched keypoints (``xa``/``sa`` in ``a``, ``xb``/``sb`` in ``b``, row by row) show
     a duplicate region: a scale + translation enough of them agree on, both boxes refined on the
     pixels, a score (the aligned detail's correlation) of at least ``min_score``, and neither box
@@ -351,7 +353,7 @@ def verify_pair(a, b, xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.nda
     if found is None:
         return None
     box_a, box_b, ncc = found
-    if same_picture and _overlap(box_a, box_b) > 0.3:
+    if same_picture and box_iou(box_a, box_b) > 0.3:
         return None
     score = float(np.clip(ncc, 0.0, 1.0))
     if score < min_score:
@@ -363,7 +365,7 @@ def verify_pair(a, b, xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.nda
     return box_a, box_b, score
 
 
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+def box_iou(a: Sequence[int], b: Sequence[int]) -> float:
     """Intersection over union of two ``x, y, w, h`` boxes."""
     ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))

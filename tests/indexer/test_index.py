@@ -11,6 +11,7 @@ from lookalike.indexer import (
     Index, IndexLockedError, IndexMismatchError, IndexNotFoundError, QueryError, SearchHit,
 )
 from lookalike.indexer.index import IMAGE_VECTORS, REGION_VECTORS
+from lookalike.indexer.keymatch import box_iou
 from lookalike.indexer.locking import WriteLock
 
 
@@ -78,12 +79,6 @@ def test_a_query_may_be_a_file_a_pil_image_or_pixels(tmp_path, photo_dir):
             assert info.value.code == "bad-image" and info.value.exit_code == 2
 
 
-def _iou(a, b):
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy / (a[2] * a[3] + b[2] * b[3] - ix * iy)
-
-
 def test_duplicates_groups_and_regions(tmp_path, sample_copy):
     with Index.open(tmp_path / "ix", create=True) as ix:
         ix.add([sample_copy / "photos"], workers=2)
@@ -102,7 +97,7 @@ def test_duplicates_groups_and_regions(tmp_path, sample_copy):
     by_pair = {(os.path.basename(p.a.path), os.path.basename(p.b.path)): p for p in rep.regions}
     # the collage holds scene05's (100, 60, 300, 240) at (300, 150)
     pair = by_pair[("scene11_collage.jpg", "scene05.jpg")]
-    assert _iou(pair.a.box, (300, 150, 300, 240)) >= 0.5 and _iou(pair.b.box, (100, 60, 300, 240)) >= 0.5
+    assert box_iou(pair.a.box, (300, 150, 300, 240)) >= 0.5 and box_iou(pair.b.box, (100, 60, 300, 240)) >= 0.5
     for p in rep.regions:
         assert p.a.path != p.b.path and 0.6 <= p.score <= 1
         grouped = any(p.a.path in g and p.b.path in g for g in rep.groups)
