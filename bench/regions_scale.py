@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,14 +43,10 @@ def synthetic(base_dir: Path, out: Path, n: int) -> None:
         rows = base.catalog.conn.execute(
             "SELECT i.path, i.size, i.mtime_ns, i.width, i.height, i.info, k.data FROM images i "
             "JOIN keypoints k ON k.image_id = i.id ORDER BY i.id").fetchall()
-    with Index.open(out, create=True) as ix:
-        ix.catalog.ensure_keypoint_table()
-        with ix.catalog.transaction():
-            ix.catalog.set_meta("keypoints", "1")
-        run = ix.catalog.start_run()
-        batch = []
+    def records():
         for k in range(n):
             path, size, mtime, w, h, info, blob = rows[k % len(rows)]
+            path = os.fsdecode(path)
             if k >= len(rows):
                 xy, sc, hashes = unpack_keypoints(blob)
                 mask = rng.integers(0, 256, hashes.shape[1], dtype=np.uint8)
@@ -60,16 +57,16 @@ def synthetic(base_dir: Path, out: Path, n: int) -> None:
                 path = str(link)
             v = rng.standard_normal(DESCRIPTOR_DIM).astype(np.float32)
             v /= np.linalg.norm(v)
-            batch.append(ImageRecord(
+            yield ImageRecord(
                 path=path, size=size, mtime_ns=mtime, width=w, height=h, vector=v,
                 hash_hex=GridHash.from_vector(v).hex(), info=info, region_boxes=np.zeros((0, 4), np.int64),
-                region_hashes=np.zeros((0, 8), np.uint8), region_info=np.zeros(0, np.float32),
-                region_low_info=np.zeros(0, bool), keypoints=blob))
-            if len(batch) == 500:
-                ix.catalog.write_batch(run, batch, [])
-                batch = []
-        ix.catalog.write_batch(run, batch, [])
-        ix.catalog.finish_run(run, "done", added=n)
+                region_hashes=np.zeros((0, 32), np.uint8), region_low_info=np.zeros(0, bool), keypoints=blob)
+
+    with Index.open(out, create=True) as ix:
+        ix.catalog.ensure_keypoint_table()
+        with ix.catalog.transaction():
+            ix.catalog.set_meta("keypoints", "1")
+        ix.add_records(records())
 
 
 TIMED = """

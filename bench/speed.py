@@ -7,7 +7,7 @@
 The JPEGs are made from ../shared/data/photos: 12 variants per photo (random 80-100% crop,
 longer side 640-1600 px, quality 85-95). Larger collections for the latency figures are made
 by replicating described photos with small perturbations (their vectors jittered and 3% of
-their hash bits flipped) through the catalog's own write path, so the index, its tiles and
+their hash bits flipped) through the index's own write path (``Index.add_records``), so the index, its tiles and
 the refinement step are those of a real index of that size.
 
 Usage: python bench/speed.py [--repeat 3] [--sizes 10000,100000] [--skip-index]
@@ -148,9 +148,7 @@ def synthetic_index(directory: Path, n_images: int, seeds: list) -> None:
     base = [describe_file(f).record for f in files]
     links = directory.parent / f"{directory.name}-links"
     links.mkdir(parents=True, exist_ok=True)
-    with Index.open(directory, create=True) as ix:
-        run = ix.catalog.start_run()
-        batch = []
+    def records():
         for i in range(n_images):
             r = base[i % len(base)]
             if i >= len(base):
@@ -159,17 +157,15 @@ def synthetic_index(directory: Path, n_images: int, seeds: list) -> None:
                 flips = np.packbits(rng.random((len(r.region_hashes), r.region_hashes.shape[1] * 8)) < 0.03, axis=1)
                 hashes = np.bitwise_xor(r.region_hashes, flips)
                 link = links / f"copy{i}{Path(r.path).suffix}"
-                link.symlink_to(r.path)
+                if not link.exists():
+                    link.symlink_to(r.path)
                 r = ImageRecord(path=str(link), size=r.size, mtime_ns=r.mtime_ns, width=r.width,
                                 height=r.height, vector=v, hash_hex=GridHash.from_vector(v).hex(), info=r.info,
-                                region_boxes=r.region_boxes, region_hashes=hashes, region_info=r.region_info,
-                                region_low_info=r.region_low_info)
-            batch.append(r)
-            if len(batch) == 500:
-                ix.catalog.write_batch(run, batch, [])
-                batch = []
-        ix.catalog.write_batch(run, batch, [])
-        ix.rebuild()
+                                region_boxes=r.region_boxes, region_hashes=hashes, region_low_info=r.region_low_info)
+            yield r
+
+    with Index.open(directory, create=True) as ix:
+        ix.add_records(records())  # the write path of `index`: batched transactions with their FAISS segments
 
 
 def bench_latency(sizes: list[int], photos: list[Path], tmp: Path) -> None:

@@ -25,7 +25,7 @@ def info_command(index: Path | None = IndexOption, json_out: bool = JsonOption) 
     typer.echo(f"descriptor  {info.descriptor}")
     typer.echo(f"embedder    {info.embedder}" + (f" (version {info.embedder_version}, {info.embedder_dim} dims)"
                                                  if info.embedder != "none" else ""))
-    typer.echo(f"vectors     images: {info.image_index}, regions: {info.region_index} (generation {info.generation})")
+    typer.echo(f"vectors     images: {info.image_index}, regions: {info.region_index} (generation {info.generation}, {info.segments} segment files)")
     typer.echo(f"keypoints   {'kept (dupes --regions works)' if info.keypoints else 'none (index --regions to keep them)'}")
 
 

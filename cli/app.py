@@ -11,7 +11,7 @@ import typer
 
 from .apply_cmd import apply_command
 from .admin_cmd import info_command, rebuild_command, verify_command
-from .common import setup_logging
+from .common import escape_undecodable_output, setup_logging
 from .dupes_cmd import dupes_command
 from .frames_cmd import background_command, diff_command, static_layer_command
 from .index_cmd import index_command
@@ -37,6 +37,7 @@ app = typer.Typer(
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens.")) -> None:
     setup_logging(verbose)
+    escape_undecodable_output()
 
 
 app.command("index")(index_command)

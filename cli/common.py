@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import json
 import logging
@@ -73,10 +74,41 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def json_text(obj: Any) -> str:
+    """``obj`` as JSON text. A file name that is not valid UTF-8 is held as a string with lone
+    surrogates (``os.fsdecode``); such a line is written with ``\\udcXX`` escapes, which JSON
+    allows and Python reads back into the same name (``os.fsencode`` gives the bytes)."""
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj)
+    return text
+
+
 def print_json(result: Any) -> None:
     """One line of JSON: the result's ``to_dict()`` (every result type has one)."""
-    sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(result.to_dict()) + "\n")
     sys.stdout.flush()
+
+
+def _escape_undecodable(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: the bytes of a file name that is not UTF-8 shown as ``\\xNN``."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}"
+                   for c in bad), exc.end
+
+
+def escape_undecodable_output() -> None:
+    """Text written to stdout and stderr shows undecodable file-name bytes escaped (``\\xff``)
+    instead of failing."""
+    codecs.register_error("lookalike-escape", _escape_undecodable)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="lookalike-escape")
 
 
 @contextmanager

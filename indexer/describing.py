@@ -83,7 +83,6 @@ def _record(file: ScannedFile, img, keypoints: bool = False) -> ImageRecord:
         info=float(desc.info[0]),
         region_boxes=tiles,
         region_hashes=hashes[1:],
-        region_info=desc.info[1:],
         region_low_info=desc.low_info[1:],
     )
 

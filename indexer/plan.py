@@ -282,7 +282,7 @@ def _read_journal(plan_path: str | os.PathLike[str]) -> dict[str, Any]:
 def _write_json(path: Path, data: Any) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
+        json.dump(data, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["TILE_FRACTIONS", "TILE_STRIDE", "tile_boxes", "query_windows", "inner_windows", "search_windows"]
+__all__ = [
+    "TILE_FRACTIONS", "TILE_STRIDE", "TILE_SCHEME", "TILE_ID_BITS", "tile_boxes", "tile_ids", "split_tile_ids",
+    "query_windows", "inner_windows", "search_windows",
+]
+
+import json
+from functools import lru_cache
 
 import numpy as np
 
@@ -14,6 +20,26 @@ TILE_STRIDE = 1 / 3
 MIN_TILE = 16
 
 
+#: The tile geometry, recorded in an index's ``meta`` (``tile_scheme``): tiles are not stored box by
+#: box but derived from a picture's size with this scheme, so an index made with another scheme
+#: is refused (re-index needed).
+TILE_SCHEME = json.dumps({"name": "square-grid-v1", "fractions": [round(f, 6) for f in TILE_FRACTIONS],
+                          "stride": round(TILE_STRIDE, 6), "min_tile": MIN_TILE}, sort_keys=True)
+#: A tile's id in the FAISS files is ``image_id << TILE_ID_BITS | its index in tile_boxes``.
+TILE_ID_BITS = 16
+
+
+def tile_ids(image_id: int, index: np.ndarray) -> np.ndarray:
+    """``(n,) int64`` ids of tiles number ``index`` of picture ``image_id``."""
+    return (np.int64(image_id) << TILE_ID_BITS) | np.asarray(index, np.int64)
+
+
+def split_tile_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(image ids, tile numbers)`` of tile ids."""
+    ids = np.asarray(ids, np.int64)
+    return ids >> TILE_ID_BITS, ids & ((1 << TILE_ID_BITS) - 1)
+
+
 def _positions(length: int, side: int, step: float) -> np.ndarray:
     if side >= length:
         return np.array([0])
@@ -21,7 +47,20 @@ def _positions(length: int, side: int, step: float) -> np.ndarray:
     return np.rint(np.linspace(0, length - side, n)).astype(np.int64)
 
 
+@lru_cache(maxsize=4096)
+def _tile_boxes(width: int, height: int) -> np.ndarray:
+    boxes = _make_tile_boxes(width, height)
+    boxes.flags.writeable = False
+    return boxes
+
+
 def tile_boxes(width: int, height: int) -> np.ndarray:
+    """``(N, 4) int64`` square tiles ``x, y, w, h`` of a ``width`` x ``height`` image: see
+    :func:`_make_tile_boxes` (cached: read-only)."""
+    return _tile_boxes(int(width), int(height))
+
+
+def _make_tile_boxes(width: int, height: int) -> np.ndarray:
     """``(N, 4) int64`` square tiles ``x, y, w, h`` covering the image at each scale, evenly
     spread so the first and last tile of each row touch the image's edges. Excludes the whole
     image itself (a square image's full-size tile is the image)."""

@@ -145,6 +145,7 @@ class IndexInfo:
     embedder_version: str = ""
     embedder_dim: int = 0
     keypoints: bool = False  # kept for duplicate regions (index --regions)
+    segments: int = 0  # FAISS segment files, all families
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,9 +1,10 @@
-"""Derived FAISS files: built from the catalog, written atomically, verified on open.
+"""Derived FAISS indexes: built, written atomically, verified on open.
 
-``images.faiss`` holds whole-image descriptors (inner product = cosine); ``regions.faiss``
-holds the binary hashes of searchable tiles (Hamming). Both are exact (flat) up to a size
-threshold and approximate (HNSW) beyond it. Nothing here is a source of truth: any file can
-be deleted and rebuilt from SQLite.
+Whole-image descriptors and embeddings are searched by inner product (= cosine), tile hashes
+by Hamming distance. An index is exact (flat) up to a size threshold and approximate (HNSW,
+or a binary IVF) beyond it. Ids are mapped without a reverse map (``IndexIDMap``): readers
+find a vector by its id themselves (:class:`.segments.LoadedFamily`). Nothing here is a source
+of truth: any file can be deleted and rebuilt from SQLite (:mod:`.segments` says which files).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from .errors import IndexCorruptError
 
 log = logging.getLogger(__name__)
 
-#: Beyond this many whole images, ``images.faiss`` is HNSW instead of flat.
+#: Beyond this many whole images, a segment of image vectors is HNSW instead of flat.
 APPROXIMATE_IMAGES = 200_000
-#: Beyond this many searchable tiles, ``regions.faiss`` is a binary IVF instead of flat.
+#: Beyond this many searchable tiles, a segment of tile hashes is a binary IVF instead of flat.
 APPROXIMATE_REGIONS = 3_000_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_SEARCH = 128
@@ -49,7 +50,7 @@ def build_image_index(ids: np.ndarray, vectors: np.ndarray, dim: int, approximat
         base.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         base = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIDMap2(base)
+    index = faiss.IndexIDMap(base)
     if len(ids):
         index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
     return index
@@ -68,7 +69,7 @@ def build_region_index(ids: np.ndarray, hashes: np.ndarray, bits: int, approxima
         base.nprobe = min(nlist, IVF_NPROBE)
     else:
         base = faiss.IndexBinaryFlat(bits)
-    index = faiss.IndexBinaryIDMap2(base)
+    index = faiss.IndexBinaryIDMap(base)
     if n:
         index.add_with_ids(np.ascontiguousarray(hashes, np.uint8), np.ascontiguousarray(ids, np.int64))
     if isinstance(base, faiss.IndexBinaryIVF):

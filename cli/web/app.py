@@ -33,6 +33,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from lookalike.models.errors import ImageLoadError, LookalikeError, QueryError
 
 from ..errors import cli_message
+from ..common import json_text
 from .service import IndexService
 from .thumbs import CACHE_FOLDER, THUMB_SIDES, thumbnail
 
@@ -44,6 +45,13 @@ _STATUS = {"index-not-found": 503, "index-locked": 409, "no-keypoints": 409, "in
            "plan-not-found": 404, "not-found": 404, "too-large": 413, "forbidden": 403, "read-only": 403}
 
 
+class _JSON(JSONResponse):
+    """JSON bodies exactly as the CLI prints them (file names that are not UTF-8 escaped)."""
+
+    def render(self, content: Any) -> bytes:
+        return json_text(content).encode("utf-8")
+
+
 class WebError(LookalikeError):
     """A request the page refuses: ``code`` picks the HTTP status."""
 
@@ -51,7 +59,7 @@ class WebError(LookalikeError):
 def _error(exc: LookalikeError) -> JSONResponse:
     status = _STATUS.get(exc.code, 400 if isinstance(exc, (QueryError, ImageLoadError)) or exc.code.startswith("bad")
                          else 500)
-    return JSONResponse({"error": cli_message(exc), "code": exc.code}, status_code=status)
+    return _JSON({"error": cli_message(exc), "code": exc.code}, status_code=status)
 
 
 def _loopback(host: str) -> bool:
@@ -75,7 +83,7 @@ def create_app(index_dir: str | os.PathLike[str], read_only: bool = False, token
         yield
         service.close()
 
-    app = FastAPI(title="lookalike", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app = FastAPI(title="lookalike", lifespan=lifespan, default_response_class=_JSON, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.token = token or secrets.token_urlsafe(24)
     app.state.service = service
     if _loopback(host):

@@ -103,6 +103,6 @@ def test_unreadable_query_reports_and_fails(tmp_path, photo_dir):
 def test_verify_fails_on_damage(tmp_path, photo_dir):
     ix = tmp_path / "ix"
     _run("index", photo_dir, "--index", ix)
-    (ix / "regions.faiss").write_bytes(b"garbage")
+    next(ix.glob("seg-regions-*.faiss")).write_bytes(b"garbage")
     r = _run("verify", "--index", ix)
     assert r.exit_code == 1 and "checksum" in r.output

@@ -40,9 +40,9 @@ def test_embeddings_are_stored_searched_and_verified(tmp_path, photo_dir, weight
         assert (info.embedder, info.embedder_dim) == ("lookalike-s", 32)
         assert info.embedder_version == load_lookalike_s(weights, "cpu").version
         assert _count(ix, "SELECT count(*) FROM descriptors WHERE kind = 'embedding'") == 10
-        assert _count(ix, "SELECT count(*) FROM region_embeddings") == info.regions
+        assert _count(ix, "SELECT count(*) FROM tiles WHERE length(embeddings) = count * 32 * 2") == 10
         for name in (EMBEDDING_VECTORS, REGION_EMBEDDING_VECTORS):
-            assert (d / name).exists()
+            assert len(list(d.glob(f"seg-{name}-*.faiss"))) == 1
         assert ix.verify().ok
 
         hits = ix.search(photo_dir / "s1_small.jpg", k=3)
@@ -57,9 +57,14 @@ def test_embeddings_are_stored_searched_and_verified(tmp_path, photo_dir, weight
         (photo_dir / "s4.jpg").unlink()
         r = ix.add([photo_dir], workers=1)
         assert (r.updated, r.removed) == (1, 1)
-        assert _count(ix, "SELECT count(*) FROM region_embeddings") == ix.info().regions
-        assert _count(ix, "SELECT count(*) FROM region_embeddings WHERE region_id NOT IN (SELECT id FROM regions)") == 0
+        assert _count(ix, "SELECT count(*) FROM tiles WHERE length(embeddings) = count * 32 * 2") == 9
+        assert _count(ix, "SELECT count(*) FROM tiles WHERE image_id NOT IN (SELECT id FROM images)") == 0
         assert ix.verify().ok
+        # the replaced and removed pictures are tombstones until a rebuild drops them
+        assert _count(ix, "SELECT count(*) FROM tombstones") == 2
+        ix.rebuild()
+        assert _count(ix, "SELECT count(*) FROM tombstones") == 0 and ix.verify().ok
+        assert len(list(d.glob("seg-*.faiss"))) == 4
 
 
 def test_fused_score_is_the_exact_fusion_of_both_cosines(tmp_path, photo_dir, weights):
@@ -121,10 +126,11 @@ def test_derived_embedding_files_are_rebuilt_and_checked(tmp_path, photo_dir, we
     with Index.open(d, create=True, embedder="lookalike-s", weights=weights, device="cpu") as ix:
         ix.add([photo_dir], workers=1)
         want = [h.path for h in ix.search(photo_dir / "s6.jpg", k=3)]
-    (d / EMBEDDING_VECTORS).unlink()
-    data = bytearray((d / REGION_EMBEDDING_VECTORS).read_bytes())
+    next(d.glob(f"seg-{EMBEDDING_VECTORS}-*.faiss")).unlink()
+    tiles = next(d.glob(f"seg-{REGION_EMBEDDING_VECTORS}-*.faiss"))
+    data = bytearray(tiles.read_bytes())
     data[-10] ^= 0xFF
-    (d / REGION_EMBEDDING_VECTORS).write_bytes(bytes(data))
+    tiles.write_bytes(bytes(data))
     with Index.open(d) as ix:
         problems = ix.verify().problems
         assert any(EMBEDDING_VECTORS in p for p in problems)

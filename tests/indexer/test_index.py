@@ -131,10 +131,12 @@ def test_faiss_files_are_verified_and_rebuilt(tmp_path, photo_dir):
     with Index.open(d, create=True) as ix:
         ix.add([photo_dir], workers=1)
         before = [(h.path, h.score) for h in ix.search(photo_dir / "s1.jpg", k=3)]
-    data = bytearray((d / IMAGE_VECTORS).read_bytes())
+    images, = d.glob(f"seg-{IMAGE_VECTORS}-*.faiss")  # one batch, one segment a family
+    regions, = d.glob(f"seg-{REGION_VECTORS}-*.faiss")
+    data = bytearray(images.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (d / IMAGE_VECTORS).write_bytes(bytes(data))
-    (d / REGION_VECTORS).unlink()
+    images.write_bytes(bytes(data))
+    regions.unlink()
     with Index.open(d) as ix:
         rep = ix.verify()
         assert not rep.ok and len(rep.problems) == 2
