@@ -60,7 +60,7 @@ def synthetic(base_dir: Path, out: Path, n: int) -> None:
             yield ImageRecord(
                 path=path, size=size, mtime_ns=mtime, width=w, height=h, vector=v,
                 hash_hex=GridHash.from_vector(v).hex(), info=info, region_boxes=np.zeros((0, 4), np.int64),
-                region_hashes=np.zeros((0, 32), np.uint8), region_low_info=np.zeros(0, bool), keypoints=blob)
+                region_hashes=np.zeros((0, 8), np.uint8), region_low_info=np.zeros(0, bool), keypoints=blob)
 
     with Index.open(out, create=True) as ix:
         ix.catalog.ensure_keypoint_table()

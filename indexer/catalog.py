@@ -27,12 +27,11 @@ import numpy as np
 import sqlite_utils
 
 from .errors import IndexCorruptError, IndexMismatchError
-from .gridhash import HASH_BITS
-from .regions import TILE_SCHEME, tile_boxes, tile_ids, split_tile_ids
+from .regions import TILE_HASH_BITS, TILE_SCHEME, split_tile_ids, tile_boxes, tile_ids
 
 #: 2: paths as bytes, a picture's tiles in one row, FAISS segments and tombstones.
 SCHEMA_VERSION = 2
-HASH_BYTES = HASH_BITS // 8
+TILE_HASH_BYTES = TILE_HASH_BITS // 8
 #: ``descriptors.kind`` of whole-image embeddings (the color grid's is ``grid``).
 EMBEDDING_KIND = "embedding"
 CATALOG_NAME = "catalog.sqlite"
@@ -61,7 +60,7 @@ class ImageRecord:
     hash_hex: str
     info: float
     region_boxes: np.ndarray  # (R, 4) int: the tile scheme's boxes for this size (not stored)
-    region_hashes: np.ndarray  # (R, HASH_BITS // 8) uint8
+    region_hashes: np.ndarray  # (R, TILE_HASH_BITS // 8) uint8
     region_low_info: np.ndarray  # (R,) bool
     keypoints: bytes = b""  # keymatch.pack_keypoints: places, scales, hashes (original pixels)
     embedding: np.ndarray | None = None  # (E,) float32, when the index has an embedder
@@ -497,7 +496,7 @@ class Catalog:
                     vector=np.frombuffer(vec, np.float32).copy(), hash_hex=hash_hex, info=float(info),
                     region_boxes=tile_boxes(int(w), int(h)),
                     region_hashes=np.frombuffer(hashes or b"", np.uint8).reshape(count, -1) if count
-                    else np.zeros((0, HASH_BYTES), np.uint8),
+                    else np.zeros((0, TILE_HASH_BYTES), np.uint8),
                     region_low_info=low_mask, keypoints=bytes(kp or b""),
                     embedding=None if emb is None else np.frombuffer(emb, np.float32).copy(),
                     region_embeddings=None if tile_emb is None else

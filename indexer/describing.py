@@ -27,7 +27,7 @@ from .descriptor import BASE, describe_boxes
 from .errors import ImageLoadError, SkipReason
 from .gridhash import GridHash, hash_vectors
 from .keymatch import KEYPOINT_DECODE_MIN_SIDE, pack_keypoints, picture_keypoints
-from .regions import TILE_FRACTIONS, tile_boxes
+from .regions import TILE_FRACTIONS, TILE_HASH_BITS, tile_boxes
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _record(file: ScannedFile, img, keypoints: bool = False) -> ImageRecord:
     whole = np.array([[0, 0, img.width, img.height]], dtype=np.int64)
     tiles = tile_boxes(img.width, img.height)
     desc = describe_boxes(img.pixels, img.width, img.height, np.concatenate([whole, tiles]))
-    hashes = hash_vectors(desc.vectors)
+    hashes = hash_vectors(desc.vectors[:1])
     return ImageRecord(
         keypoints=pack_keypoints(*picture_keypoints(img)) if keypoints else b"",
         path=file.path,
@@ -82,7 +82,7 @@ def _record(file: ScannedFile, img, keypoints: bool = False) -> ImageRecord:
         hash_hex=GridHash(hashes[0]).hex(),
         info=float(desc.info[0]),
         region_boxes=tiles,
-        region_hashes=hashes[1:],
+        region_hashes=hash_vectors(desc.vectors[1:], TILE_HASH_BITS),
         region_low_info=desc.low_info[1:],
     )
 

@@ -25,11 +25,14 @@ def _projection(dim: int, bits: int) -> np.ndarray:
     return rng.standard_normal((dim, bits)).astype(np.float32)
 
 
-def hash_vectors(vectors: np.ndarray) -> np.ndarray:
-    """``(N, DESCRIPTOR_DIM) float32`` to ``(N, HASH_BITS // 8) uint8`` packed hash bits."""
+def hash_vectors(vectors: np.ndarray, bits: int = HASH_BITS) -> np.ndarray:
+    """``(N, DESCRIPTOR_DIM) float32`` to ``(N, bits // 8) uint8`` packed hash bits; a shorter
+    hash is the first ``bits`` of the full one."""
+    if not 0 < bits <= HASH_BITS or bits % 8:
+        raise ValueError(f"hash bits must be a multiple of 8 up to {HASH_BITS}, got {bits}")
     vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, DESCRIPTOR_DIM)
-    bits = (vectors @ _projection(DESCRIPTOR_DIM, HASH_BITS)) > 0
-    return np.packbits(bits, axis=1)
+    signs = (vectors @ _projection(DESCRIPTOR_DIM, HASH_BITS)[:, :bits]) > 0
+    return np.packbits(signs, axis=1)
 
 
 class GridHash:

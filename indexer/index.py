@@ -31,8 +31,8 @@ from .errors import (
 )
 from .gridhash import HASH_BITS
 from .locking import WriteLock
-from .regions import tile_ids
-from .segments import Family, LoadedFamily, build_segment, live_ids, merge_plan, orphans, vectors_of
+from .regions import TILE_HASH_BITS, tile_ids
+from .segments import Family, LoadedFamily, Segment, build_segment, live_ids, merge_plan, orphans, read_segment
 from .results import (
     DuplicateReport, IndexInfo, IndexReport, Picture, RebuildReport, RegionHit, RegionPair, RegionRef, SearchHit,
     SkippedFile, VerifyReport,
@@ -40,7 +40,7 @@ from .results import (
 from .searching import (
     DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, EmbeddingSignal, Searcher, aspect_factor, prepare_query,
 )
-from .vectors import APPROXIMATE_IMAGES, APPROXIMATE_REGIONS, read_index_file
+from .vectors import APPROXIMATE_IMAGES, APPROXIMATE_REGIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from lookalike.models.embed.embedding import Embedder
@@ -226,6 +226,7 @@ class Index:
         with WriteLock(self.directory) as lock:
             self._writer = lock
             try:
+                self._remove_files(())  # what a crashed writer left: files no transaction recorded
                 yield
             finally:
                 self._writer = None
@@ -411,7 +412,7 @@ class Index:
     def _families(self) -> dict[str, Family]:
         out = {
             IMAGE_VECTORS: Family(IMAGE_VECTORS, False, DESCRIPTOR_DIM, False, self.approximate_images),
-            REGION_VECTORS: Family(REGION_VECTORS, True, HASH_BITS, True, self.approximate_regions),
+            REGION_VECTORS: Family(REGION_VECTORS, True, TILE_HASH_BITS, True, self.approximate_regions),
         }
         if self.embedder_name != NO_EMBEDDER:
             dim = self.embedder_dim
@@ -487,7 +488,7 @@ class Index:
         for fam, group in groups:
             ids, vectors = [], []
             for seg in group:
-                i, v = vectors_of(read_index_file(self.directory / seg.name, seg.checksum, fam.binary))
+                i, v = read_segment(self.directory / seg.name, seg.checksum, fam).vectors()
                 keep = live_ids(fam, i, dead)
                 ids.append(i[keep])
                 vectors.append(v[keep])
@@ -523,7 +524,7 @@ class Index:
                 if fam is None or seg.family in damaged:
                     continue
                 try:
-                    loaded[seg.family].append(read_index_file(self.directory / seg.name, seg.checksum, fam.binary))
+                    loaded[seg.family].append(read_segment(self.directory / seg.name, seg.checksum, fam))
                 except IndexCorruptError as exc:
                     if self.catalog.generation != gen:
                         moved = True
@@ -536,7 +537,7 @@ class Index:
             out: dict[str, Any] = {}
             for name, fam in families.items():
                 if name in damaged:
-                    out[name] = LoadedFamily(fam, [fam.build(*self._catalog_vectors(name))], np.zeros(0, np.int64))
+                    out[name] = LoadedFamily(fam, [Segment.build(fam, *self._catalog_vectors(name))], np.zeros(0, np.int64))
                 else:
                     out[name] = LoadedFamily(fam, loaded[name], dead)
             self._vectors = (out, gen)
@@ -723,7 +724,7 @@ class Index:
                     problems.append(f"{name}: segment {seg.name} is missing (run `lookalike rebuild`)")
                     continue
                 try:
-                    i, v = vectors_of(read_index_file(path, seg.checksum, fam.binary))
+                    i, v = read_segment(path, seg.checksum, fam).vectors()
                 except IndexCorruptError as exc:
                     problems.append(f"{name}: {exc} (run `lookalike rebuild`)")
                     continue

@@ -28,7 +28,7 @@ from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, di
 from .errors import ImageLoadError, QueryError
 from .fusion import FUSED_ORIENTATION_MARGIN, EmbeddingSignal, QueryEmbeddings, embed_query, fuse, fused_margin
 from .gridhash import hash_vectors
-from .regions import search_windows
+from .regions import TILE_HASH_BITS, search_windows
 from .results import Box, SearchHit
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,8 @@ DEFAULT_MIN_SCORE = 0.90
 ORIENTATION_TOLERANCE = 0.01
 ASPECT_TOLERANCE = 0.05
 ASPECT_PENALTY = 2.0
-#: Region candidates further than this (bits of HASH_BITS) are not worth refining.
-MAX_REGION_HAMMING = 100
+#: Region candidates further than this share of TILE_HASH_BITS are not worth refining.
+MAX_REGION_HAMMING = round(TILE_HASH_BITS * 100 / 256)
 #: A predicted box covering this share of a candidate is left to the whole-image comparison.
 WHOLE_SHARE = 0.8
 #: Candidates are first located on images decoded at about this shorter side...
@@ -61,7 +61,7 @@ class PreparedQuery:
     vector: np.ndarray  # (D,)
     variants: np.ndarray  # (V, D): upright first, then dihedral and channel variants
     windows: np.ndarray  # (n, 4) square windows of the query
-    window_hashes: np.ndarray  # (n, HASH_BITS // 8)
+    window_hashes: np.ndarray  # (n, TILE_HASH_BITS // 8)
     info: float
     small: np.ndarray  # (h, w, 3) uint8, the query shrunk for the coarse location step
     embedded: QueryEmbeddings | None = None  # with an embedder
@@ -85,7 +85,7 @@ def prepare_query(query: ImageSource, embedder=None) -> PreparedQuery:
     wdesc = describe_boxes(img.pixels, img.width, img.height, windows)
     return PreparedQuery(
         path=path, image=img, vector=desc.vectors[0], variants=variants, windows=windows,
-        window_hashes=hash_vectors(wdesc.vectors), info=float(desc.info[0]),
+        window_hashes=hash_vectors(wdesc.vectors, TILE_HASH_BITS), info=float(desc.info[0]),
         small=shrink_to_side(img.pixels, COARSE_QUERY_SIDE),
         embedded=embed_query(embedder, img) if embedder is not None else None,
     )

@@ -22,12 +22,13 @@ replaced is found gone, and the snapshot is read again.
 
 from __future__ import annotations
 
-__all__ = ["Family", "LoadedFamily", "SEGMENT_PREFIX", "FANOUT", "BASE", "segment_name", "build_segment",
-           "merge_plan", "vectors_of", "live_ids", "orphans"]
+__all__ = ["Family", "Segment", "SegmentIds", "LoadedFamily", "SEGMENT_PREFIX", "FANOUT", "BASE", "segment_name",
+           "build_segment", "read_segment", "merge_plan", "live_ids", "orphans"]
 
 import math
 import os
 import secrets
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +36,19 @@ import faiss
 import numpy as np
 
 from .catalog import SegmentRow
+from .errors import IndexCorruptError
 from .regions import TILE_ID_BITS
-from .vectors import build_image_index, build_region_index
+from .vectors import (
+    approximate_kind, build_image_index, build_region_index, deserialize, read_file, serialize, write_file,
+)
 
 SEGMENT_PREFIX = "seg-"
 #: Segments of a tier merged at once.
 FANOUT = 8
-#: Vectors in a segment of tier 0.
+#: Vectors in a segment of tier 0 (tier 0 holds up to FANOUT x BASE).
 BASE = 2048
+_MAGIC = b"LKSEG\x00\x01\x00"
+_HEADER = struct.Struct("<8sQQQ")  # magic, FAISS bytes, owners, tile numbers
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,94 @@ class Family:
         ids = np.asarray(ids, np.int64)
         return ids >> TILE_ID_BITS if self.tiles else ids
 
-    def build(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index | faiss.IndexBinary:
+    def build(self, vectors: np.ndarray) -> faiss.Index | faiss.IndexBinary:
         if self.binary:
-            return build_region_index(ids, vectors.reshape(len(ids), self.dim // 8), self.dim, self.approximate_above)
-        return build_image_index(ids, vectors.reshape(len(ids), self.dim), self.dim, self.approximate_above)
+            return build_region_index(vectors.reshape(len(vectors), self.dim // 8), self.dim, self.approximate_above)
+        return build_image_index(vectors.reshape(len(vectors), self.dim), self.dim, self.approximate_above)
+
+
+@dataclass(frozen=True)
+class SegmentIds:
+    """The ids of a segment's vectors, by position, compactly: the pictures (``owners``,
+    ascending), where each one's vectors start (``starts``, one more than the owners), and for
+    tile families each vector's tile number (``numbers``, uint16): 2 bytes a tile instead of 8."""
+
+    owners: np.ndarray  # (P,) int64
+    starts: np.ndarray  # (P + 1,) int64
+    numbers: np.ndarray | None  # (T,) uint16, tile families only
+
+    @classmethod
+    def from_ids(cls, ids: np.ndarray, tiles: bool) -> "SegmentIds":
+        """From ids sorted ascending."""
+        ids = np.asarray(ids, np.int64)
+        owners_all = ids >> TILE_ID_BITS if tiles else ids
+        first = np.flatnonzero(np.r_[True, owners_all[1:] != owners_all[:-1]]) if len(ids) else np.zeros(0, np.int64)
+        starts = np.r_[first, len(ids)].astype(np.int64)
+        numbers = (ids & ((1 << TILE_ID_BITS) - 1)).astype(np.uint16) if tiles else None
+        return cls(owners_all[first].copy(), starts, numbers)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1]) if len(self.starts) else 0
+
+    def owner_at(self, positions: np.ndarray) -> np.ndarray:
+        """Owners of vectors at ``positions`` (``-1`` stays ``-1``)."""
+        positions = np.asarray(positions, np.int64)
+        at = np.searchsorted(self.starts, np.maximum(positions, 0), side="right") - 1
+        return np.where(positions >= 0, self.owners[np.clip(at, 0, max(len(self.owners) - 1, 0))], -1) \
+            if len(self.owners) else np.full(positions.shape, -1, np.int64)
+
+    def ids_at(self, positions: np.ndarray) -> np.ndarray:
+        """Ids of vectors at ``positions`` (``-1`` stays ``-1``)."""
+        positions = np.asarray(positions, np.int64)
+        owners = self.owner_at(positions)
+        if self.numbers is None:
+            return owners
+        numbers = self.numbers[np.clip(positions, 0, max(len(self.numbers) - 1, 0))].astype(np.int64) \
+            if len(self.numbers) else np.zeros(positions.shape, np.int64)
+        return np.where(positions >= 0, (owners << TILE_ID_BITS) | numbers, -1)
+
+    def all_ids(self) -> np.ndarray:
+        return self.ids_at(np.arange(len(self), dtype=np.int64))
+
+    def position(self, vector_id: int, tiles: bool) -> int:
+        """Where ``vector_id`` sits, or ``-1``."""
+        owner = vector_id >> TILE_ID_BITS if tiles else vector_id
+        j = int(np.searchsorted(self.owners, owner))
+        if j == len(self.owners) or self.owners[j] != owner:
+            return -1
+        lo, hi = int(self.starts[j]), int(self.starts[j + 1])
+        if self.numbers is None:
+            return lo
+        k = int(np.searchsorted(self.numbers[lo:hi], vector_id & ((1 << TILE_ID_BITS) - 1)))
+        return lo + k if k < hi - lo and self.numbers[lo + k] == (vector_id & ((1 << TILE_ID_BITS) - 1)) else -1
+
+
+@dataclass
+class Segment:
+    """A loaded segment: a FAISS index answering positions, and the ids of those positions."""
+
+    index: faiss.Index | faiss.IndexBinary
+    ids: SegmentIds
+
+    @classmethod
+    def build(cls, family: Family, ids: np.ndarray, vectors: np.ndarray) -> "Segment":
+        """In memory, from ``ids`` (any order) and their ``vectors``."""
+        order = np.argsort(ids, kind="stable")
+        ids = np.asarray(ids, np.int64)[order]
+        return cls(family.build(np.asarray(vectors)[order]), SegmentIds.from_ids(ids, family.tiles))
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, vectors)`` it holds, by position (floats, or packed bits)."""
+        n = self.ntotal
+        if n == 0:
+            width = self.index.code_size if isinstance(self.index, faiss.IndexBinary) else self.index.d
+            return np.zeros(0, np.int64), np.zeros((0, width), np.uint8 if width and isinstance(
+                self.index, faiss.IndexBinary) else np.float32)
+        return self.ids.all_ids(), np.asarray(self.index.reconstruct_n(0, n))
 
 
 def segment_name(family: str, generation: int) -> str:
@@ -74,13 +164,36 @@ def segment_name(family: str, generation: int) -> str:
 
 def build_segment(directory: Path, family: Family, generation: int, ids: np.ndarray, vectors: np.ndarray
                   ) -> SegmentRow:
-    """Build a segment of ``vectors`` under ``ids`` and write it (atomically, fsynced)."""
-    from .vectors import approximate_kind, write_index_file
-
-    index = family.build(ids, vectors)
+    """Build a segment of ``vectors`` under ``ids`` (sorted here) and write it, atomically and
+    fsynced: the FAISS index, then the compact ids, in one file with one checksum."""
+    seg = Segment.build(family, ids, vectors)
+    index, sid = seg.index, seg.ids
+    blob = serialize(index)
+    numbers = sid.numbers if sid.numbers is not None else np.zeros(0, np.uint16)
+    header = _HEADER.pack(_MAGIC, len(blob), len(sid.owners), len(numbers))
     name = segment_name(family.name, generation)
-    digest = write_index_file(index, directory / name)
+    digest = write_file([header, blob, sid.owners, sid.starts, numbers], directory / name)
     return SegmentRow(name, family.name, int(index.ntotal), digest, approximate_kind(index))
+
+
+def read_segment(path: Path, checksum: str, family: Family) -> Segment:
+    """A segment file, refused (:class:`IndexCorruptError`) unless intact."""
+    data = read_file(path, checksum)
+    try:
+        magic, n_blob, n_owners, n_numbers = _HEADER.unpack_from(data, 0)
+        if magic != _MAGIC:
+            raise ValueError("not a lookalike segment")
+        at = _HEADER.size
+        index = deserialize(np.frombuffer(data, np.uint8, n_blob, at), family.binary)
+        at += n_blob
+        owners = np.frombuffer(data, np.int64, n_owners, at)
+        at += 8 * n_owners
+        starts = np.frombuffer(data, np.int64, n_owners + 1, at)
+        at += 8 * (n_owners + 1)
+        numbers = np.frombuffer(data, np.uint16, n_numbers, at) if family.tiles else None
+    except (ValueError, struct.error) as exc:
+        raise IndexCorruptError(f"{path} is not a readable segment: {exc}") from None
+    return Segment(index, SegmentIds(owners, starts, numbers))
 
 
 def _tier(count: int) -> int:
@@ -95,25 +208,11 @@ def merge_plan(segments: list[SegmentRow]) -> list[list[SegmentRow]]:
     return [group[i:i + FANOUT] for group in by_tier.values() for i in range(0, len(group) - FANOUT + 1, FANOUT)]
 
 
-def vectors_of(index: faiss.Index | faiss.IndexBinary) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, vectors)`` a segment holds, in its order (floats or packed bits)."""
-    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-    inner = faiss.downcast_IndexBinary(index.index) if isinstance(index, faiss.IndexBinary) \
-        else faiss.downcast_index(index.index)
-    if hasattr(inner, "make_direct_map"):
-        inner.make_direct_map()
-    vectors = inner.reconstruct_n(0, int(inner.ntotal)) if inner.ntotal else None
-    if vectors is None:
-        width = inner.code_size if isinstance(index, faiss.IndexBinary) else inner.d
-        vectors = np.zeros((0, width), np.uint8 if isinstance(index, faiss.IndexBinary) else np.float32)
-    return ids, np.asarray(vectors)
-
-
 def live_ids(family: Family, ids: np.ndarray, dead: np.ndarray) -> np.ndarray:
     """Mask of ``ids`` whose picture has no tombstone (``dead``: sorted image ids)."""
     if not len(dead):
         return np.ones(len(ids), bool)
-    return ~np.isin(family.owners(ids), dead, assume_unique=False)
+    return ~np.isin(family.owners(ids), dead)
 
 
 def orphans(directory: Path, recorded: set[str]) -> list[Path]:
@@ -131,17 +230,18 @@ class LoadedFamily:
     """A family's segments of one snapshot, searched as one index: ``ntotal``, ``search`` and
     ``reconstruct`` as a FAISS index has them, tombstoned pictures left out."""
 
-    def __init__(self, family: Family, indexes: list[faiss.Index | faiss.IndexBinary], dead: np.ndarray) -> None:
+    def __init__(self, family: Family, segments: list[Segment], dead: np.ndarray) -> None:
         self.family = family
         self.dead = dead
-        self.parts: list[list] = []  # [index, tombstoned vectors in it, (sorted ids, their positions) once asked]
+        self.parts: list[tuple[Segment, int]] = []  # each segment, and how many of its vectors are tombstoned
         self.ntotal = 0
-        for index in indexes:
+        for seg in segments:
             n_dead = 0
             if len(dead):
-                n_dead = int((~live_ids(family, faiss.vector_to_array(index.id_map), dead)).sum())
-            self.parts.append([index, n_dead, None])
-            self.ntotal += int(index.ntotal) - n_dead
+                gone = np.isin(seg.ids.owners, dead)
+                n_dead = int(np.diff(seg.ids.starts)[gone].sum())
+            self.parts.append((seg, n_dead))
+            self.ntotal += seg.ntotal - n_dead
 
     def search(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, ids)``, each ``(n, k)``: nearest first (smallest Hamming distance, or
@@ -149,19 +249,19 @@ class LoadedFamily:
         n = len(x)
         worst = np.iinfo(np.int32).max if self.family.binary else -np.inf
         dists, ids = [], []
-        for index, n_dead, _ in self.parts:
-            if index.ntotal == 0:
+        for seg, n_dead in self.parts:
+            if seg.ntotal == 0:
                 continue
-            kk = int(min(index.ntotal, k + n_dead))
-            d, i = index.search(x, kk)
+            kk = int(min(seg.ntotal, k + n_dead))
+            d, pos = seg.index.search(x, kk)
             if n_dead:
-                gone = (i >= 0) & ~live_ids(self.family, i.ravel(), self.dead).reshape(i.shape)
-                i = np.where(gone, -1, i)
-            d = np.where(i >= 0, d, worst)
-            dists.append(d)
+                gone = (pos >= 0) & np.isin(seg.ids.owner_at(pos), self.dead)
+                pos = np.where(gone, -1, pos)
+            i = seg.ids.ids_at(pos)
+            dists.append(np.where(i >= 0, d, worst))
             ids.append(i)
         if not dists:
-            return (np.full((n, k), worst, np.float32 if not self.family.binary else np.int32),
+            return (np.full((n, k), worst, np.int32 if self.family.binary else np.float32),
                     np.full((n, k), -1, np.int64))
         d, i = np.concatenate(dists, axis=1), np.concatenate(ids, axis=1)
         order = np.argsort(d if self.family.binary else -d, axis=1, kind="stable")[:, :k]
@@ -176,16 +276,8 @@ class LoadedFamily:
         """The stored vector of a live id (``KeyError`` when no segment holds it)."""
         if len(self.dead) and np.isin(self.family.owners(np.array([vector_id])), self.dead)[0]:
             raise KeyError(vector_id)
-        for part in reversed(self.parts):
-            index = part[0]
-            if part[2] is None:  # the id lookup is made on first use (whole-image families only need it)
-                ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-                order = np.argsort(ids, kind="stable")
-                part[2] = (ids[order], order)
-            sorted_ids, order = part[2]
-            j = int(np.searchsorted(sorted_ids, vector_id))
-            if j < len(sorted_ids) and sorted_ids[j] == vector_id:
-                inner = faiss.downcast_IndexBinary(index.index) if self.family.binary \
-                    else faiss.downcast_index(index.index)
-                return inner.reconstruct(int(order[j]))
+        for seg, _ in reversed(self.parts):
+            j = seg.ids.position(int(vector_id), self.family.tiles)
+            if j >= 0:
+                return seg.index.reconstruct(j)
         raise KeyError(vector_id)

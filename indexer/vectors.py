@@ -2,9 +2,9 @@
 
 Whole-image descriptors and embeddings are searched by inner product (= cosine), tile hashes
 by Hamming distance. An index is exact (flat) up to a size threshold and approximate (HNSW,
-or a binary IVF) beyond it. Ids are mapped without a reverse map (``IndexIDMap``): readers
-find a vector by its id themselves (:class:`.segments.LoadedFamily`). Nothing here is a source
-of truth: any file can be deleted and rebuilt from SQLite (:mod:`.segments` says which files).
+or a binary IVF) beyond it. Indexes answer positions; :mod:`.segments` keeps the ids beside
+them, compactly. Nothing here is a source of truth: any file can be deleted and rebuilt from
+SQLite.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ __all__ = [
     "APPROXIMATE_REGIONS",
     "build_image_index",
     "build_region_index",
-    "write_index_file",
     "approximate_kind",
     "set_search_effort",
-    "read_index_file",
+    "serialize",
+    "deserialize",
+    "write_file",
+    "read_file",
     "checksum",
 ]
 
@@ -42,79 +44,86 @@ HNSW_EF_SEARCH = 128
 IVF_NPROBE = 48
 
 
-def build_image_index(ids: np.ndarray, vectors: np.ndarray, dim: int, approximate_above: int = APPROXIMATE_IMAGES) -> faiss.Index:
-    """An ID-mapped inner-product index over ``vectors`` ``(N, dim) float32`` (unit rows)."""
-    if len(ids) > approximate_above:
-        base = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        base.hnsw.efConstruction = 80
-        base.hnsw.efSearch = HNSW_EF_SEARCH
+def build_image_index(vectors: np.ndarray, dim: int, approximate_above: int = APPROXIMATE_IMAGES) -> faiss.Index:
+    """An inner-product index over ``vectors`` ``(N, dim) float32`` (unit rows), answering
+    positions ``0..N-1``."""
+    n = len(vectors)
+    if n > approximate_above:
+        index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
-        base = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIDMap(base)
-    if len(ids):
-        index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(np.ascontiguousarray(vectors, np.float32).reshape(n, dim))
     return index
 
 
-def build_region_index(ids: np.ndarray, hashes: np.ndarray, bits: int, approximate_above: int = APPROXIMATE_REGIONS) -> faiss.IndexBinary:
-    """An ID-mapped Hamming index over ``hashes`` ``(R, bits // 8) uint8``: flat, or an
-    inverted file (IVF, Hamming k-means cells) beyond ``approximate_above`` tiles."""
-    n = len(ids)
+def build_region_index(hashes: np.ndarray, bits: int, approximate_above: int = APPROXIMATE_REGIONS) -> faiss.IndexBinary:
+    """A Hamming index over ``hashes`` ``(R, bits // 8) uint8``, answering positions: flat, or
+    an inverted file (IVF, Hamming k-means cells trained on these hashes) beyond
+    ``approximate_above``."""
+    n = len(hashes)
     if n > approximate_above:
         nlist = int(max(1, min(4096, 4 * np.sqrt(n), n // 39 or 1)))
-        base = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, nlist)
+        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, nlist)
         rng = np.random.default_rng(0)
         sample = hashes[rng.choice(n, size=min(n, nlist * 64), replace=False)]
-        base.train(np.ascontiguousarray(sample, np.uint8))
-        base.nprobe = min(nlist, IVF_NPROBE)
+        index.train(np.ascontiguousarray(sample, np.uint8))
+        index.nprobe = min(nlist, IVF_NPROBE)
     else:
-        base = faiss.IndexBinaryFlat(bits)
-    index = faiss.IndexBinaryIDMap(base)
+        index = faiss.IndexBinaryFlat(bits)
     if n:
-        index.add_with_ids(np.ascontiguousarray(hashes, np.uint8), np.ascontiguousarray(ids, np.int64))
-    if isinstance(base, faiss.IndexBinaryIVF):
-        base.make_direct_map()
+        index.add(np.ascontiguousarray(hashes, np.uint8).reshape(n, bits // 8))
+    if isinstance(index, faiss.IndexBinaryIVF):
+        index.make_direct_map()
     return index
-
-
-def _inner(index: faiss.Index | faiss.IndexBinary):
-    if isinstance(index, faiss.IndexBinary):
-        return faiss.downcast_IndexBinary(index.index)
-    return faiss.downcast_index(index.index)
 
 
 def approximate_kind(index: faiss.Index | faiss.IndexBinary) -> str:
-    name = type(_inner(index)).__name__
+    name = type(index).__name__
     return "hnsw" if "HNSW" in name else "ivf" if "IVF" in name else "flat"
 
 
 def set_search_effort(index: faiss.Index | faiss.IndexBinary) -> None:
-    inner = _inner(index)
-    if hasattr(inner, "hnsw"):
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
-    if hasattr(inner, "nprobe"):
-        inner.nprobe = min(inner.nlist, IVF_NPROBE)
-        inner.make_direct_map()
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if hasattr(index, "nprobe"):
+        index.nprobe = min(index.nlist, IVF_NPROBE)
+        index.make_direct_map()
 
 
-def checksum(data: bytes) -> str:
+def checksum(data: bytes | memoryview) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
-def _serialize(index: faiss.Index | faiss.IndexBinary) -> bytes:
+def serialize(index: faiss.Index | faiss.IndexBinary) -> np.ndarray:
     if isinstance(index, faiss.IndexBinary):
-        return faiss.serialize_index_binary(index).tobytes()
-    return faiss.serialize_index(index).tobytes()
+        return faiss.serialize_index_binary(index)
+    return faiss.serialize_index(index)
 
 
-def write_index_file(index: faiss.Index | faiss.IndexBinary, path: Path) -> str:
-    """Write ``index`` to ``path`` atomically (temp file, fsync, rename, fsync dir); returns its
-    checksum, to be recorded in the catalog."""
-    data = _serialize(index)
+def deserialize(data: np.ndarray, binary: bool) -> faiss.Index | faiss.IndexBinary:
+    """A FAISS index from its bytes (``uint8`` array); :class:`IndexCorruptError` if unreadable."""
+    try:
+        index = faiss.deserialize_index_binary(data) if binary else faiss.deserialize_index(data)
+    except RuntimeError as exc:
+        raise IndexCorruptError(f"not a readable FAISS index: {exc}") from None
+    set_search_effort(index)  # (FAISS hands back the concrete class: no downcast, which would not own it)
+    return index
+
+
+def write_file(parts: list[bytes | np.ndarray], path: Path) -> str:
+    """Write ``parts`` to ``path`` atomically (temp file, fsync, rename, fsync dir); returns the
+    checksum of the whole, to be recorded in the catalog."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    digest = hashlib.blake2b(digest_size=20)
     with open(tmp, "wb") as fh:
-        fh.write(data)
+        for part in parts:
+            view = memoryview(part).cast("B") if not isinstance(part, bytes) else part
+            digest.update(view)
+            fh.write(view)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -123,21 +132,15 @@ def write_index_file(index: faiss.Index | faiss.IndexBinary, path: Path) -> str:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return checksum(data)
+    return digest.hexdigest()
 
 
-def read_index_file(path: Path, expected_checksum: str, binary: bool) -> faiss.Index | faiss.IndexBinary:
-    """Read a derived index, refusing it unless its checksum is the recorded one."""
+def read_file(path: Path, expected_checksum: str) -> bytes:
+    """A derived file's bytes, refused unless their checksum is the recorded one."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise IndexCorruptError(f"cannot read {path}: {exc.strerror or exc}") from None
     if checksum(data) != expected_checksum:
         raise IndexCorruptError(f"{path} does not match its recorded checksum")
-    arr = np.frombuffer(data, dtype=np.uint8)
-    try:
-        index = faiss.deserialize_index_binary(arr) if binary else faiss.deserialize_index(arr)
-    except RuntimeError as exc:
-        raise IndexCorruptError(f"{path} is not a readable FAISS index: {exc}") from None
-    set_search_effort(index)
-    return index
+    return data
