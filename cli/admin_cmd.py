@@ -1,4 +1,4 @@
-"""`lookalike info`, `rebuild`, `verify`: look after an index."""
+"""`lookalike info`, `rebuild`, `verify`, `merge`: look after an index."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def info_command(index: Path | None = IndexOption, json_out: bool = JsonOption) 
     typer.echo(f"descriptor  {info.descriptor}")
     typer.echo(f"embedder    {info.embedder}" + (f" (version {info.embedder_version}, {info.embedder_dim} dims)"
                                                  if info.embedder != "none" else ""))
-    typer.echo(f"vectors     images: {info.image_index}, regions: {info.region_index} (generation {info.generation}, {info.segments} segment files)")
+    typer.echo(f"vectors     images: {info.image_index}, regions: {info.region_index} "
+               f"(generation {info.generation}, {info.segments} segment files)")
     typer.echo(f"keypoints   {'kept (dupes --regions works)' if info.keypoints else 'none (index --regions to keep them)'}")
 
 
@@ -51,3 +52,22 @@ def verify_command(index: Path | None = IndexOption, json_out: bool = JsonOption
         typer.echo("ok" if report.ok else "\n".join(f"problem: {p}" for p in report.problems))
     if not report.ok:
         raise typer.Exit(1)
+
+
+@handle_errors
+def merge_command(
+    other: Path = typer.Argument(..., metavar="OTHER", help="The index folder to take the pictures of."),
+    index: Path | None = IndexOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Merge another index (built by another process or machine, with the same settings) into
+    this one. A path indexed in both takes OTHER's record; OTHER is left as it was.
+
+    Example: lookalike merge /mnt/part-07/lookalike-index --index lookalike-index
+    """
+    with open_index(index, create=True) as ix:
+        report = ix.merge(other)
+    if json_out:
+        print_json(report)
+    else:
+        typer.echo(f"merged: {report.added} added, {report.updated} replaced")

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from .apply_cmd import apply_command
-from .admin_cmd import info_command, rebuild_command, verify_command
+from .admin_cmd import info_command, merge_command, rebuild_command, verify_command
 from .common import escape_undecodable_output, setup_logging
 from .dupes_cmd import dupes_command
 from .frames_cmd import background_command, diff_command, static_layer_command
@@ -48,6 +48,7 @@ app.command("serve")(serve_command)
 app.command("info")(info_command)
 app.command("rebuild")(rebuild_command)
 app.command("verify")(verify_command)
+app.command("merge")(merge_command)
 app.command("find-crop")(find_crop_command)
 app.command("pattern")(pattern_command)
 app.command("diff")(diff_command)

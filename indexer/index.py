@@ -387,6 +387,8 @@ class Index:
         machine) with the same descriptor, tile scheme, embedder and keypoint setting. Its
         records are read from its catalog (not its FAISS files: ids differ) and stored through
         :meth:`add_records`; a path indexed in both takes the other index's record."""
+        if Path(other).expanduser().resolve() == self.directory.resolve():
+            raise QueryError(f"cannot merge {self.directory} into itself", code="merge-itself")
         with Index.open(other) as src:
             for what, mine, theirs in (
                     ("embedder", self.embedder_name, src.embedder_name),

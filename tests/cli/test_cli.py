@@ -106,3 +106,14 @@ def test_verify_fails_on_damage(tmp_path, photo_dir):
     next(ix.glob("seg-regions-*.faiss")).write_bytes(b"garbage")
     r = _run("verify", "--index", ix)
     assert r.exit_code == 1 and "checksum" in r.output
+
+
+def test_merge_command(tmp_path, photo_dir):
+    part, main = tmp_path / "part", tmp_path / "main"
+    assert _run("index", photo_dir, "--index", part).exit_code == 0
+    r = _run("merge", part, "--index", main, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"added": 10, "updated": 0, "removed": 0, "unchanged": 0, "skipped": []}
+    assert json.loads(_run("verify", "--index", main, "--json").stdout)["ok"]
+    r = _run("merge", tmp_path / "nowhere", "--index", main)
+    assert r.exit_code != 0 and r.output.startswith("error:") and "Traceback" not in r.output

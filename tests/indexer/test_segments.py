@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lookalike.indexer import Index, IndexMismatchError
+from lookalike.indexer import Index, IndexMismatchError, QueryError
 from lookalike.indexer.catalog import SegmentRow
 from lookalike.indexer.describing import describe_file
 from lookalike.indexer.segments import FANOUT, Family, LoadedFamily, Segment, merge_plan
@@ -141,6 +141,8 @@ def test_merge_another_index(tmp_path, photo_dir):
         assert ia.info().images == len(files) and ia.verify().ok
         for q in files:
             assert _hits(ia, q) == _hits(iw, q)
+        with pytest.raises(QueryError, match="itself"):
+            ia.merge(a)
     with Index.open(tmp_path / "kp", create=True) as ik:
         ik.add(files[:2], workers=1, keypoints=True)
         with pytest.raises(IndexMismatchError, match="keypoints"):
