@@ -7,10 +7,10 @@ recorded and complete, or is an orphan that the next writer deletes). Removing o
 picture writes a *tombstone* (its image id) instead of touching the files: readers drop
 tombstoned ids from their results, merges drop them from the data.
 
-Merging (a tiered rule, as in log-structured stores): a segment's tier is ``floor(log_F(count
-/ BASE))``; whenever ``F`` segments of a family share a tier they are merged into one, so a
-family of ``n`` vectors has at most ``F`` segments per tier, ``O(F log n)`` in all, and every
-vector is rewritten ``O(log n)`` times. A merged segment beyond the family's approximate
+Merging (a tiered rule, as in log-structured stores): a segment under ``BASE`` vectors is of
+tier 0, else of tier ``1 + floor(log_F(count / BASE))``; whenever ``F`` segments of a family
+share a tier they are merged into one, so a family of ``n`` vectors has fewer than ``F``
+segments per tier, ``O(F log n)`` in all, and every vector is rewritten ``O(log n)`` times. A merged segment beyond the family's approximate
 threshold is built approximate (HNSW for floats, a binary IVF for hashes) and its quantizer
 trained on the merged data itself: each approximate segment is trained once, when it is
 written, and retrained only when merges grow it into the next tier. When every segment of
@@ -45,7 +45,7 @@ from .vectors import (
 SEGMENT_PREFIX = "seg-"
 #: Segments of a tier merged at once.
 FANOUT = 8
-#: Vectors in a segment of tier 0 (tier 0 holds up to FANOUT x BASE).
+#: Segments under this many vectors are tier 0.
 BASE = 2048
 _MAGIC = b"LKSEG\x00\x01\x00"
 _HEADER = struct.Struct("<8sQQQ")  # magic, FAISS bytes, owners, tile numbers
@@ -197,7 +197,8 @@ def read_segment(path: Path, checksum: str, family: Family) -> Segment:
 
 
 def _tier(count: int) -> int:
-    return int(math.floor(math.log(max(count, 1) / BASE, FANOUT))) if count > BASE else 0
+    """0 below BASE vectors, then one more for each FANOUT-fold: [BASE, 8 BASE) is 1, and so on."""
+    return 0 if count < BASE else 1 + int(math.floor(math.log(count / BASE, FANOUT) + 1e-9))
 
 
 def merge_plan(segments: list[SegmentRow]) -> list[list[SegmentRow]]:
