@@ -3,8 +3,8 @@ index that `verify` accepts after every kill, with no rebuild, and every file in
 once at the end.
 
 Each round starts `lookalike index` and kills it (SIGKILL, the whole process group, workers
-included) after a random delay up to the time a whole run takes; then `lookalike verify`
-runs. When a run ends before its kill, a random fifth of the files get a new modification
+included) after a random delay up to the time the last run that ended took (at first, a whole
+run over every file); then `lookalike verify` runs. When a run ends before its kill, a random fifth of the files get a new modification
 time, so later runs replace pictures (tombstones, merges) while being killed. The JPEGs are
 the overlapping cuts of bench/store.py.
 
@@ -52,14 +52,17 @@ def main() -> None:
     print(f"{len(files)} JPEGs; a whole run takes {full:.0f} s", flush=True)
     rng = random.Random(99)
     kills = rounds = bad = completed = 0
+    last = full
     problems: list[str] = []
     while kills < args.kills:
         rounds += 1
         proc = run_index(work / "jpegs", ix)
-        delay = rng.uniform(0.0, full)
+        delay = rng.uniform(0.0, last)  # within the time a run now takes (less once most is indexed)
+        started = time.perf_counter()
         try:
             proc.wait(timeout=delay)
             completed += 1
+            last = time.perf_counter() - started
             for f in rng.sample(files, len(files) // 5):  # more work for the next runs: replacements
                 st = f.stat()
                 os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))

@@ -27,7 +27,7 @@ import numpy as np
 import sqlite_utils
 
 from .errors import IndexCorruptError, IndexMismatchError
-from .regions import TILE_HASH_BITS, TILE_SCHEME, split_tile_ids, tile_boxes, tile_ids
+from .regions import TILE_HASH_BITS, TILE_SCHEME, split_tile_ids, tile_boxes, tile_boxes_at, tile_ids
 
 #: 2: paths as bytes, a picture's tiles in one row, FAISS segments and tombstones.
 SCHEMA_VERSION = 2
@@ -464,11 +464,15 @@ class Catalog:
         owners, numbers = split_tile_ids(ids)
         sizes = {i: (w, h) for i, (_, w, h, _) in self.images_by_id(np.unique(owners).tolist()).items()}
         out: dict[int, tuple[int, tuple[int, int, int, int]]] = {}
-        for tid, owner, n in zip(ids.tolist(), owners.tolist(), numbers.tolist()):
-            if owner in sizes:
-                boxes = tile_boxes(*sizes[owner])
-                if n < len(boxes):
-                    out[tid] = (owner, tuple(int(v) for v in boxes[n]))
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(ids) else np.zeros(0, np.int64)
+        for s0, s1 in zip(starts.tolist(), np.r_[starts[1:], len(ids)].tolist()):
+            owner = int(owners[s0])
+            if owner not in sizes:
+                continue
+            boxes = tile_boxes_at(*sizes[owner], numbers[s0:s1])
+            for tid, box in zip(ids[s0:s1].tolist(), boxes.tolist()):
+                if box[0] >= 0:
+                    out[tid] = (owner, tuple(box))
         return out
 
     def records(self, batch: int = 1000) -> Iterator[ImageRecord]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 __all__ = [
-    "TILE_FRACTIONS", "TILE_STRIDE", "TILE_SCHEME", "TILE_HASH_BITS", "TILE_ID_BITS", "tile_boxes", "tile_ids", "split_tile_ids",
+    "TILE_FRACTIONS", "TILE_STRIDE", "TILE_SCHEME", "TILE_HASH_BITS", "TILE_ID_BITS", "tile_boxes", "tile_boxes_at", "tile_ids", "split_tile_ids",
     "query_windows", "inner_windows", "search_windows",
 ]
 
 import json
-from functools import lru_cache
 
 import numpy as np
 
@@ -52,37 +51,45 @@ def _positions(length: int, side: int, step: float) -> np.ndarray:
     return np.rint(np.linspace(0, length - side, n)).astype(np.int64)
 
 
-@lru_cache(maxsize=4096)
-def _tile_boxes(width: int, height: int) -> np.ndarray:
-    boxes = _make_tile_boxes(width, height)
-    boxes.flags.writeable = False
-    return boxes
-
-
-def tile_boxes(width: int, height: int) -> np.ndarray:
-    """``(N, 4) int64`` square tiles ``x, y, w, h`` of a ``width`` x ``height`` image: see
-    :func:`_make_tile_boxes` (cached: read-only)."""
-    return _tile_boxes(int(width), int(height))
-
-
-def _make_tile_boxes(width: int, height: int) -> np.ndarray:
-    """``(N, 4) int64`` square tiles ``x, y, w, h`` covering the image at each scale, evenly
-    spread so the first and last tile of each row touch the image's edges. Excludes the whole
-    image itself (a square image's full-size tile is the image)."""
+def _levels(width: int, height: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Each tile scale of a ``width`` x ``height`` image: ``(xs, ys, side)``, in tile order,
+    leaving out a scale whose only tile would be the image itself (a square image's full side)."""
     short = min(width, height)
     out = []
     for f in TILE_FRACTIONS:
         side = int(round(short * f))
-        if side < MIN_TILE:
+        if side < MIN_TILE or side == width == height:
             continue
         step = max(1.0, side * TILE_STRIDE)
-        xs, ys = _positions(width, side, step), _positions(height, side, step)
+        out.append((_positions(width, side, step), _positions(height, side, step), side))
+    return out
+
+
+def tile_boxes(width: int, height: int) -> np.ndarray:
+    """``(N, 4) int64`` square tiles ``x, y, w, h`` covering the image at each scale, evenly
+    spread so the first and last tile of each row touch the image's edges. Excludes the whole
+    image itself (a square image's full-size tile is the image)."""
+    out = []
+    for xs, ys, side in _levels(int(width), int(height)):
         gx, gy = np.meshgrid(xs, ys)
-        boxes = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, side), np.full(gx.size, side)], 1)
-        out.append(boxes)
-    boxes = np.concatenate(out) if out else np.zeros((0, 4), np.int64)
-    whole = (boxes[:, 2] == width) & (boxes[:, 3] == height)
-    return boxes[~whole]
+        out.append(np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, side), np.full(gx.size, side)], 1))
+    return np.concatenate(out).astype(np.int64) if out else np.zeros((0, 4), np.int64)
+
+
+def tile_boxes_at(width: int, height: int, numbers: np.ndarray) -> np.ndarray:
+    """``tile_boxes(width, height)[numbers]`` without making every box (``-1`` rows for a
+    number past the last tile)."""
+    numbers = np.asarray(numbers, np.int64)
+    levels = _levels(int(width), int(height))
+    counts = np.array([len(xs) * len(ys) for xs, ys, _ in levels], np.int64)
+    first = np.r_[0, np.cumsum(counts)]
+    out = np.full((len(numbers), 4), -1, np.int64)
+    level = np.searchsorted(first, numbers, side="right") - 1
+    for li, (xs, ys, side) in enumerate(levels):
+        sel = (level == li) & (numbers < first[-1])
+        k = numbers[sel] - first[li]
+        out[sel] = np.stack([xs[k % len(xs)], ys[k // len(xs)], np.full(len(k), side), np.full(len(k), side)], 1)
+    return out
 
 
 def query_windows(width: int, height: int) -> np.ndarray:

@@ -186,11 +186,12 @@ def read_segment(path: Path, checksum: str, family: Family) -> Segment:
         at = _HEADER.size
         index = deserialize(np.frombuffer(data, np.uint8, n_blob, at), family.binary)
         at += n_blob
-        owners = np.frombuffer(data, np.int64, n_owners, at)
+        # copies: views would keep the whole file's bytes alive beside the index built from them
+        owners = np.frombuffer(data, np.int64, n_owners, at).copy()
         at += 8 * n_owners
-        starts = np.frombuffer(data, np.int64, n_owners + 1, at)
+        starts = np.frombuffer(data, np.int64, n_owners + 1, at).copy()
         at += 8 * (n_owners + 1)
-        numbers = np.frombuffer(data, np.uint16, n_numbers, at) if family.tiles else None
+        numbers = np.frombuffer(data, np.uint16, n_numbers, at).copy() if family.tiles else None
     except (ValueError, struct.error) as exc:
         raise IndexCorruptError(f"{path} is not a readable segment: {exc}") from None
     return Segment(index, SegmentIds(owners, starts, numbers))

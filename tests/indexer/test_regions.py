@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lookalike.indexer.regions import TILE_FRACTIONS, query_windows, tile_boxes
+from lookalike.indexer.regions import TILE_FRACTIONS, query_windows, tile_boxes, tile_boxes_at
 
 
 @pytest.mark.parametrize("w,h", [(481, 321), (321, 481), (512, 512), (1920, 1080), (64, 40)])
@@ -49,3 +49,16 @@ def test_inner_windows_are_two_thirds_squares_covering_the_query(w, h):
     assert np.diff(xs).max(initial=0) <= side / 6 + 1
     both = search_windows(w, h)
     assert len(both) == len(query_windows(w, h)) + len(inner)
+
+
+def test_tile_boxes_at_is_tile_boxes_indexed():
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        w, h = (int(v) for v in rng.integers(10, 3000, 2))
+        if rng.random() < 0.2:
+            h = w  # square images leave their full-size tile out
+        boxes = tile_boxes(w, h)
+        numbers = rng.integers(0, len(boxes) + 5, 40)
+        got = tile_boxes_at(w, h, numbers)
+        want = np.array([boxes[n] if n < len(boxes) else [-1] * 4 for n in numbers]).reshape(-1, 4)
+        assert np.array_equal(got, want), (w, h)
