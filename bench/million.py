@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import subprocess
 import sys
 import tempfile
@@ -26,12 +25,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import require_photos, table  # noqa: E402
 from speed import timed_process  # noqa: E402
-from store import SEARCHER, lookalike  # noqa: E402
+from store import SEARCHER, lookalike, make_queries  # noqa: E402
 
 
 def build(directory: Path, n: int, photos: list[Path], start: int = 0) -> float:
@@ -68,24 +66,6 @@ def build(directory: Path, n: int, photos: list[Path], start: int = 0) -> float:
     return time.perf_counter() - t
 
 
-def queries(photos: list[Path], out: Path, count: int) -> list[tuple[str, str]]:
-    rng = random.Random(5)
-    out.mkdir(parents=True, exist_ok=True)
-    qs = []
-    for i, p in enumerate(rng.sample(photos, count)):
-        im = Image.open(p).convert("RGB")
-        w, h = im.size
-        if i % 2:
-            s = rng.uniform(1 / 3, 1 / 2)
-            cw, ch = int(w * s), int(h * s)
-            x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
-            im = im.crop((x, y, x + cw, y + ch))
-        q = out / f"q{i:03d}.jpg"
-        im.save(q, quality=60 if i % 2 == 0 else 90)
-        qs.append((str(q), ""))
-    return qs
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -104,7 +84,7 @@ def main() -> None:
     print(f"{args.n:,} pictures written in {built['seconds']:.0f} s ({args.n / built['seconds']:.0f}/s), "
           f"{size / args.n / 1024:.1f} KiB a picture on disk", flush=True)
 
-    qs = queries(photos, work / "queries", args.queries)
+    qs = make_queries(photos, work / "queries", args.queries, seed=5, copy_quality=60)
     qfile = work / "queries.json"
     qfile.write_text(json.dumps(qs))
     res = json.loads(subprocess.run([sys.executable, "-c", SEARCHER, str(ix), str(qfile)], check=True,

@@ -94,8 +94,11 @@ def make_cuts(photos: list[Path], out: Path, n: int, seed: int) -> list[Path]:
     return files
 
 
-def make_queries(files: list[Path], out: Path, count: int) -> list[tuple[str, str]]:
-    rng = random.Random(17)
+def make_queries(files: list[Path], out: Path, count: int, seed: int = 17, copy_quality: int = 40
+                 ) -> list[tuple[str, str]]:
+    """``count`` queries from ``files``, alternating: a JPEG ``copy_quality`` copy of a file, and
+    a crop of 1/9-1/4 of one (q90); each with the file it came from (``folder/name``)."""
+    rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     queries = []
     for i, f in enumerate(rng.sample(files, count)):
@@ -107,7 +110,7 @@ def make_queries(files: list[Path], out: Path, count: int) -> list[tuple[str, st
             x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
             im = im.crop((x, y, x + cw, y + ch))
         q = out / f"q{i:03d}.jpg"
-        im.save(q, quality=40 if i % 2 == 0 else 90)
+        im.save(q, quality=copy_quality if i % 2 == 0 else 90)
         queries.append((str(q), f"{f.parent.name}/{f.name}"))
     return queries
 

@@ -87,8 +87,13 @@ def _b(path: str) -> bytes:
     return os.fsencode(path)
 
 
-def _s(raw: bytes | str) -> str:
-    return os.fsdecode(bytes(raw)) if not isinstance(raw, str) else raw
+def _s(raw: bytes) -> str:
+    return os.fsdecode(bytes(raw))
+
+
+def _low_mask(low: bytes | None, count: int) -> np.ndarray:
+    """``(count,) bool``: which of a picture's tiles are near-uniform (the ``tiles.low_info`` bits)."""
+    return np.unpackbits(np.frombuffer(low or b"", np.uint8), count=count).astype(bool)
 
 
 class Catalog:
@@ -254,12 +259,11 @@ class Catalog:
         removed: Iterable[int] = (),
         kind: str = "grid",
         segments: Callable[[list[tuple[int, ImageRecord]]], list[SegmentRow]] | None = None,
-    ) -> list[int]:
+    ) -> None:
         """Insert or replace images (with their descriptors and tiles), record skipped files and
         drop removed image ids: all in one transaction, and bump the generation. ``segments``,
         given the new ``(image id, record)`` pairs, writes their FAISS segment files and returns
-        them, to be recorded in the same transaction (the removed ids become tombstones).
-        Returns the ids removed."""
+        them, to be recorded in the same transaction (the removed ids become tombstones)."""
         records = list(records)
         skipped = list(skipped)
         removed = [int(i) for i in removed]
@@ -315,7 +319,6 @@ class Catalog:
                                  ((i, gen) for i in removed))
                 if segments is not None and written:
                     self._insert_segments(conn, segments(written), gen)
-        return removed
 
     def forget_skipped(self, paths: Iterable[str]) -> None:
         paths = list(paths)
@@ -404,7 +407,7 @@ class Catalog:
             for image_id, count, low, blob in rows:
                 if blob is None or not count:
                     continue
-                keep = np.flatnonzero(~np.unpackbits(np.frombuffer(low, np.uint8), count=count).astype(bool))
+                keep = np.flatnonzero(~_low_mask(low, count))
                 ids.append(tile_ids(int(image_id), keep))
                 parts.append(np.frombuffer(blob, dtype).reshape(count, -1)[keep])
         return (np.concatenate(ids) if ids else np.zeros(0, np.int64)), parts
@@ -494,14 +497,13 @@ class Catalog:
             for (image_id, path, size, mtime, w, h, hash_hex, info, vec, emb, count, low, hashes, tile_emb,
                  kp) in rows:
                 count = int(count or 0)
-                low_mask = np.unpackbits(np.frombuffer(low or b"", np.uint8), count=count).astype(bool)
                 yield ImageRecord(
                     path=_s(path), size=int(size), mtime_ns=int(mtime), width=int(w), height=int(h),
                     vector=np.frombuffer(vec, np.float32).copy(), hash_hex=hash_hex, info=float(info),
                     region_boxes=tile_boxes(int(w), int(h)),
                     region_hashes=np.frombuffer(hashes or b"", np.uint8).reshape(count, -1) if count
                     else np.zeros((0, TILE_HASH_BYTES), np.uint8),
-                    region_low_info=low_mask, keypoints=bytes(kp or b""),
+                    region_low_info=_low_mask(low, count), keypoints=bytes(kp or b""),
                     embedding=None if emb is None else np.frombuffer(emb, np.float32).copy(),
                     region_embeddings=None if tile_emb is None else
                     np.frombuffer(tile_emb, np.float16).reshape(max(count, 1), -1)[:count].astype(np.float32),

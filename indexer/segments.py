@@ -37,7 +37,7 @@ import numpy as np
 
 from .catalog import SegmentRow
 from .errors import IndexCorruptError
-from .regions import TILE_ID_BITS
+from .regions import TILE_ID_BITS, split_tile_ids
 from .vectors import (
     approximate_kind, build_image_index, build_region_index, deserialize, read_file, serialize, write_file,
 )
@@ -63,8 +63,7 @@ class Family:
     approximate_above: int
 
     def owners(self, ids: np.ndarray) -> np.ndarray:
-        ids = np.asarray(ids, np.int64)
-        return ids >> TILE_ID_BITS if self.tiles else ids
+        return split_tile_ids(ids)[0] if self.tiles else np.asarray(ids, np.int64)
 
     def build(self, vectors: np.ndarray) -> faiss.Index | faiss.IndexBinary:
         if self.binary:
@@ -86,11 +85,10 @@ class SegmentIds:
     def from_ids(cls, ids: np.ndarray, tiles: bool) -> "SegmentIds":
         """From ids sorted ascending."""
         ids = np.asarray(ids, np.int64)
-        owners_all = ids >> TILE_ID_BITS if tiles else ids
+        owners_all, numbers = split_tile_ids(ids) if tiles else (ids, None)
         first = np.flatnonzero(np.r_[True, owners_all[1:] != owners_all[:-1]]) if len(ids) else np.zeros(0, np.int64)
         starts = np.r_[first, len(ids)].astype(np.int64)
-        numbers = (ids & ((1 << TILE_ID_BITS) - 1)).astype(np.uint16) if tiles else None
-        return cls(owners_all[first].copy(), starts, numbers)
+        return cls(owners_all[first].copy(), starts, None if numbers is None else numbers.astype(np.uint16))
 
     def __len__(self) -> int:
         return int(self.starts[-1]) if len(self.starts) else 0
@@ -115,17 +113,17 @@ class SegmentIds:
     def all_ids(self) -> np.ndarray:
         return self.ids_at(np.arange(len(self), dtype=np.int64))
 
-    def position(self, vector_id: int, tiles: bool) -> int:
+    def position(self, vector_id: int) -> int:
         """Where ``vector_id`` sits, or ``-1``."""
-        owner = vector_id >> TILE_ID_BITS if tiles else vector_id
-        j = int(np.searchsorted(self.owners, owner))
-        if j == len(self.owners) or self.owners[j] != owner:
+        owner, number = split_tile_ids(np.array([vector_id])) if self.numbers is not None else ([vector_id], None)
+        j = int(np.searchsorted(self.owners, owner[0]))
+        if j == len(self.owners) or self.owners[j] != owner[0]:
             return -1
         lo, hi = int(self.starts[j]), int(self.starts[j + 1])
-        if self.numbers is None:
+        if number is None:
             return lo
-        k = int(np.searchsorted(self.numbers[lo:hi], vector_id & ((1 << TILE_ID_BITS) - 1)))
-        return lo + k if k < hi - lo and self.numbers[lo + k] == (vector_id & ((1 << TILE_ID_BITS) - 1)) else -1
+        k = int(np.searchsorted(self.numbers[lo:hi], number[0]))
+        return lo + k if k < hi - lo and self.numbers[lo + k] == number[0] else -1
 
 
 @dataclass
@@ -150,9 +148,9 @@ class Segment:
         """``(ids, vectors)`` it holds, by position (floats, or packed bits)."""
         n = self.ntotal
         if n == 0:
-            width = self.index.code_size if isinstance(self.index, faiss.IndexBinary) else self.index.d
-            return np.zeros(0, np.int64), np.zeros((0, width), np.uint8 if width and isinstance(
-                self.index, faiss.IndexBinary) else np.float32)
+            if isinstance(self.index, faiss.IndexBinary):
+                return np.zeros(0, np.int64), np.zeros((0, self.index.code_size), np.uint8)
+            return np.zeros(0, np.int64), np.zeros((0, self.index.d), np.float32)
         return self.ids.all_ids(), np.asarray(self.index.reconstruct_n(0, n))
 
 
@@ -279,7 +277,7 @@ class LoadedFamily:
         if len(self.dead) and np.isin(self.family.owners(np.array([vector_id])), self.dead)[0]:
             raise KeyError(vector_id)
         for seg, _ in reversed(self.parts):
-            j = seg.ids.position(int(vector_id), self.family.tiles)
+            j = seg.ids.position(int(vector_id))
             if j >= 0:
                 return seg.index.reconstruct(j)
         raise KeyError(vector_id)
