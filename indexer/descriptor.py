@@ -22,7 +22,6 @@ __all__ = [
     "LOW_INFO_THRESHOLD",
     "dihedral_variants",
     "channel_variants",
-    "orientation_margin",
 ]
 
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from lookalike.models.orientation import CHANNEL_ORDERS, channel_order, dihedral
 
 from .color import srgb_to_oklab
 
-DESCRIPTOR_VERSION = "grid-v1"
+DESCRIPTOR_VERSION = "grid-v2"  # v2: ``info`` is detail left after a smooth fit (issue 15)
 BASE = 32
 COLOR_GRID = 8
 GRAD_GRID = 4
@@ -42,17 +41,24 @@ GRAD_BINS = 8
 CHROMA_WEIGHT = 4.0
 COLOR_WEIGHT = 0.75
 GRAD_WEIGHT = 0.66
-#: Below this spread of cell colors (OKLab units) a box is "low information" (near uniform).
-LOW_INFO_THRESHOLD = 0.03
+#: The box's mean chroma (a, b; times CHROMA_WEIGHT) is a part of its own, not normalized: the
+#: cell pattern is taken relative to it, so a faint texture on a tinted ground is described by
+#: its texture, not drowned by its tint (issue 15).
+MEAN_WEIGHT = 1.0
+#: Below this much detail (OKLab units, see :func:`_detail`) a box is "low information": near
+#: uniform, like a blank wall, a flat or graded sky, a vignetted backdrop. Placed between the
+#: near-uniform pictures (at most 0.0026, noise and JPEG q35 included) and the faintest
+#: textures that must match (+-3% around a mid tone: 0.0039 and up) of bench/categories.py.
+LOW_INFO_THRESHOLD = 0.0032
 _COLOR_FLOOR = 0.05
 _GRAD_FLOOR = 0.02
-DESCRIPTOR_DIM = COLOR_GRID * COLOR_GRID * 3 + GRAD_GRID * GRAD_GRID * GRAD_BINS
+DESCRIPTOR_DIM = COLOR_GRID * COLOR_GRID * 3 + GRAD_GRID * GRAD_GRID * GRAD_BINS + 2
 
 
 @dataclass(frozen=True)
 class Descriptors:
     """``vectors``: ``(N, DESCRIPTOR_DIM) float32``, unit length. ``info``: ``(N,) float32``,
-    the spread of colors and edges in the box; ``low_info`` marks near-uniform boxes."""
+    the detail in the box (color spread beyond a smooth surface); ``low_info`` marks near-uniform boxes."""
 
     vectors: np.ndarray
     info: np.ndarray
@@ -137,6 +143,24 @@ def _pool(ii: np.ndarray, xs: np.ndarray, ys: np.ndarray, mean: bool) -> np.ndar
     return sums / area
 
 
+def _smooth_fit() -> np.ndarray:
+    """``(G*G, G*G)`` projection of a COLOR_GRID x COLOR_GRID field onto quadratic surfaces."""
+    yy, xx = np.mgrid[0:COLOR_GRID, 0:COLOR_GRID] / (COLOR_GRID - 1) - 0.5
+    x, y = xx.ravel(), yy.ravel()
+    basis = np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=1)
+    return basis @ np.linalg.pinv(basis)
+
+
+def _detail(colors: np.ndarray) -> np.ndarray:
+    """``(N, G, G, 3)`` cell colors -> ``(N,)`` their spread (OKLab units) once the best smooth
+    (quadratic) surface is taken away: a slope, a vignette or a graded sky leaves almost nothing,
+    while texture, stars, text or edges keep it whatever their contrast."""
+    n = colors.shape[0]
+    v = colors.reshape(n, -1, 3).astype(np.float64)
+    r = v - np.einsum("ij,njc->nic", _smooth_fit(), v)
+    return np.sqrt(r.var(axis=1).sum(axis=1))
+
+
 def _describe_level(level: _Level, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = level.color_ii.shape[0] - 1, level.color_ii.shape[1] - 1
     x = boxes[:, 0] * level.sx
@@ -149,20 +173,19 @@ def _describe_level(level: _Level, boxes: np.ndarray) -> tuple[np.ndarray, np.nd
     grads = _pool(level.grad_ii, gx, gy, mean=True)  # (N, G, G, bins)
 
     n = boxes.shape[0]
-    lum = colors[..., 0]
-    centred = colors.copy()
-    centred[..., 0] = lum - lum.reshape(n, -1).mean(axis=1)[:, None, None]
+    mean = colors.reshape(n, -1, 3).mean(axis=1)  # (N, 3)
+    centred = colors - mean[:, None, None, :]
     centred[..., 1:] *= CHROMA_WEIGHT
     c = centred.reshape(n, -1)
     g = grads.reshape(n, -1)
     c_norm = np.linalg.norm(c, axis=1)
     g_norm = np.linalg.norm(g, axis=1)
-    spread = np.sqrt(colors.reshape(n, -1, 3).var(axis=1).sum(axis=1))
-    info = np.maximum(spread, g_norm / np.sqrt(GRAD_GRID * GRAD_GRID) * 2.0)
+    info = _detail(colors)
     vec = np.concatenate(
         [
             COLOR_WEIGHT * c / np.maximum(c_norm, _COLOR_FLOOR)[:, None],
             GRAD_WEIGHT * g / np.maximum(g_norm, _GRAD_FLOOR)[:, None],
+            MEAN_WEIGHT * CHROMA_WEIGHT * mean[:, 1:],
         ],
         axis=1,
     )
@@ -216,8 +239,10 @@ def dihedral_variants(vectors: np.ndarray) -> np.ndarray:
     n = vectors.shape[0]
     nc = COLOR_GRID * COLOR_GRID * 3
     colors = vectors[:, :nc].reshape(n, COLOR_GRID, COLOR_GRID, 3)
-    grads = vectors[:, nc:].reshape(n, GRAD_GRID, GRAD_GRID, GRAD_BINS)
+    grads = vectors[:, nc:nc + GRAD_GRID * GRAD_GRID * GRAD_BINS].reshape(n, GRAD_GRID, GRAD_GRID, GRAD_BINS)
+    ng = GRAD_GRID * GRAD_GRID * GRAD_BINS
     out = np.empty((8,) + vectors.shape, dtype=vectors.dtype)
+    out[:, :, nc + ng:] = vectors[None, :, nc + ng:]  # the mean color stays
     for i in range(8):
         c = dihedral(colors, i, axes=(1, 2))
         g = dihedral(grads, i, axes=(1, 2))
@@ -225,7 +250,7 @@ def dihedral_variants(vectors: np.ndarray) -> np.ndarray:
         g2 = np.empty_like(g)
         g2[..., dst] = g
         out[i, :, :nc] = c.reshape(n, -1)
-        out[i, :, nc:] = g2.reshape(n, -1)
+        out[i, :, nc:nc + ng] = g2.reshape(n, -1)
     return out
 
 
@@ -236,15 +261,3 @@ def channel_variants(pixels: np.ndarray, width: int, height: int, boxes: np.ndar
         [describe_boxes(np.ascontiguousarray(channel_order(pixels, k)), width, height, boxes).vectors
          for k in range(1, len(CHANNEL_ORDERS))]
     )
-
-
-def orientation_margin(query_variants: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """How much the upright query beats its best transformed variant on each candidate.
-
-    ``query_variants``: ``(V, D)``, row 0 the upright query, the rest its rotations, mirrors and
-    channel swaps. ``candidates``: ``(M, D)``. Returns ``(M,)``: upright similarity minus the best
-    variant's. Negative means the candidate looks more like a rotated, mirrored or recolored
-    query than like the query itself, so it is not a match.
-    """
-    sims = candidates @ query_variants.T  # (M, V)
-    return sims[:, 0] - sims[:, 1:].max(axis=1)

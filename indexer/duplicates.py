@@ -11,6 +11,7 @@ import numpy as np
 
 
 from .descriptor import LOW_INFO_THRESHOLD, dihedral_variants
+from .fusion import GRID_ORIENTATION_MARGIN, orientation_excess, orientation_needs
 
 _BATCH = 4096
 
@@ -47,7 +48,7 @@ class UnionFind:
 
 def duplicate_groups(
     vectors: np.ndarray, sizes: np.ndarray, info: np.ndarray, min_score: float,
-    orientation_tolerance: float, aspect: Callable[[float, float, float, float], float],
+    aspect: Callable[[float, float, float, float], float],
 ) -> list[list[int]]:
     """Row-index groups of near-duplicates among ``vectors`` ``(N, D)`` (unit rows).
 
@@ -73,8 +74,8 @@ def duplicate_groups(
                 if s * aspect(sizes[a][0], sizes[a][1], sizes[b][0], sizes[b][1]) < min_score:
                     continue
                 variants = dihedral_variants(vectors[a:a + 1])[:, 0]
-                sims_v = variants @ vectors[b]
-                if sims_v[1:].max() - sims_v[0] > orientation_tolerance:
+                needs = orientation_needs(variants @ vectors[a], None, GRID_ORIENTATION_MARGIN)
+                if orientation_excess((variants @ vectors[b])[None], None, needs)[0] < 0:
                     continue
                 uf.union(a, b)
     return sorted((sorted(g) for g in uf.groups()), key=lambda g: g[0])

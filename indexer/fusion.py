@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "EmbeddingSignal", "QueryEmbeddings", "embed_query", "fuse", "fused_margin", "GRID_WEIGHT",
-    "FUSED_ORIENTATION_MARGIN",
+    "FUSED_ORIENTATION_MARGIN", "GRID_ORIENTATION_MARGIN", "SAME_VARIANT", "orientation_needs", "orientation_excess",
 ]
 
 from dataclasses import dataclass
@@ -34,6 +34,11 @@ GRID_WEIGHT = 0.5
 #: With an embedder, a hit is a match only when the upright query's fused score beats that of
 #: every rotated, mirrored or channel-swapped variant by at least this much.
 FUSED_ORIENTATION_MARGIN = 0.02
+#: With the color grid alone, the upright query may lose to a variant that differs from it by
+#: at most this much (a near tie: edits of nearly symmetric pictures, star fields under channel
+#: swaps). It was 0.01, which let channel-swapped logos and rotated gradients through
+#: (bench/quality.py per category).
+GRID_ORIENTATION_MARGIN = -0.002
 
 
 def fuse(grid: np.ndarray | float, embedding: np.ndarray | float | None) -> np.ndarray:
@@ -43,6 +48,33 @@ def fuse(grid: np.ndarray | float, embedding: np.ndarray | float | None) -> np.n
     if embedding is None:
         return g
     return GRID_WEIGHT * g + (1.0 - GRID_WEIGHT) * np.asarray(embedding, np.float64)
+
+
+#: A variant whose fused similarity to the upright query is above ``1 - SAME_VARIANT`` is the
+#: same picture (a gray picture's channel swap, a symmetric picture's mirror): it casts no vote.
+SAME_VARIANT = 0.002
+
+
+def orientation_needs(grid_self: np.ndarray, embed_self: np.ndarray | None, least: float) -> np.ndarray:
+    """How much the upright query must beat each of its variants on a hit to be a match.
+
+    ``grid_self``, ``embed_self``: ``(V,)`` similarities of the query's variants (upright first)
+    to the upright query. ``least``: the margin asked of a variant that clearly differs
+    (negative: a tolerance). A variant only ``d`` away from the upright query is asked for at
+    most ``d / 2`` (a hit must be nearer the upright query than the variant), and a variant that
+    is the same picture (``d < SAME_VARIANT``) is not asked anything. Returns ``(V - 1,)``,
+    ``-inf`` where nothing is asked."""
+    d = 1.0 - fuse(np.asarray(grid_self)[1:], None if embed_self is None else np.asarray(embed_self)[1:])
+    need = np.minimum(least, d / 2.0)
+    return np.where(d < SAME_VARIANT, -np.inf, need)
+
+
+def orientation_excess(grid_sims: np.ndarray, embed_sims: np.ndarray | None, needs: np.ndarray) -> np.ndarray:
+    """``(M, V)`` similarities of M candidates to the query's variants (upright first) and the
+    ``(V - 1,)`` needs of :func:`orientation_needs` -> ``(M,)``: by how much the upright query's
+    fused score beats every variant beyond what is asked; a candidate passes when it is >= 0."""
+    f = fuse(grid_sims, embed_sims)
+    return (f[:, :1] - f[:, 1:] - needs[None, :]).min(axis=1)
 
 
 def fused_margin(grid_sims: np.ndarray, embed_sims: np.ndarray | None) -> np.ndarray:

@@ -38,7 +38,7 @@ from .results import (
     SkippedFile, VerifyReport,
 )
 from .searching import (
-    DEFAULT_MIN_SCORE, ORIENTATION_TOLERANCE, EmbeddingSignal, Searcher, aspect_factor, prepare_query,
+    DEFAULT_MIN_SCORE, EmbeddingSignal, Searcher, aspect_factor, prepare_query,
 )
 from .vectors import APPROXIMATE_IMAGES, APPROXIMATE_REGIONS
 
@@ -628,7 +628,7 @@ class Index:
         sizes = np.array([(meta[i][1], meta[i][2]) for i in ids.tolist()]).reshape(-1, 2)
         info = np.array([meta[i][3] for i in ids.tolist()])
         rows = duplicate_groups(vecs.reshape(len(ids), DESCRIPTOR_DIM), sizes, info, threshold,
-                                ORIENTATION_TOLERANCE, aspect_factor)
+                                aspect_factor)
         vecs = vecs.reshape(len(ids), DESCRIPTOR_DIM)
         scored = sorted((sorted(meta[int(ids[r])][0] for r in g), _weakest_link(vecs[g], sizes[g])) for g in rows)
         groups = [g for g, _ in scored]

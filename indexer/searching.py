@@ -24,9 +24,10 @@ import numpy as np
 from lookalike.models.io.images import ImageSource, LoadedImage, as_image, load_image, resize_pixels, shrink_to_side
 
 from .catalog import Catalog
-from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants, orientation_margin
+from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants
 from .errors import ImageLoadError, QueryError
-from .fusion import FUSED_ORIENTATION_MARGIN, EmbeddingSignal, QueryEmbeddings, embed_query, fuse, fused_margin
+from .fusion import (FUSED_ORIENTATION_MARGIN, GRID_ORIENTATION_MARGIN, EmbeddingSignal, QueryEmbeddings, embed_query, fuse, orientation_excess,
+                     orientation_needs)
 from .gridhash import hash_vectors
 from .regions import TILE_HASH_BITS, search_windows
 from .results import Box, SearchHit
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 #: Calibrated on the quality protocol (bench/quality.py): positives score >= 0.94, the
 #: orientation check removes rotated/mirrored/recolored look-alikes.
 DEFAULT_MIN_SCORE = 0.90
-#: A transformed query may beat the upright one by this much before the hit is refused.
-ORIENTATION_TOLERANCE = 0.01
 ASPECT_TOLERANCE = 0.05
 ASPECT_PENALTY = 2.0
 #: Region candidates further than this share of TILE_HASH_BITS are not worth refining.
@@ -122,9 +121,14 @@ class Searcher:
         self.image_index = image_index
         self.region_index = region_index
         self.signal = signal
-        # the color grid alone tolerates a near tie with a transformed query; fused, the upright
-        # query must win by a margin
-        self._least_margin = -ORIENTATION_TOLERANCE if signal is None else FUSED_ORIENTATION_MARGIN
+        # what the upright query must beat its clearly different variants by (fusion.py)
+        self._least_margin = GRID_ORIENTATION_MARGIN if signal is None else FUSED_ORIENTATION_MARGIN
+
+    def _needs(self, q: PreparedQuery) -> np.ndarray:
+        """What the orientation check asks of each of this query's variants (see
+        :func:`~lookalike.indexer.fusion.orientation_needs`)."""
+        esims = None if q.embedded is None else q.embedded.variants @ q.embedded.variants[0]
+        return orientation_needs(q.variants @ q.vector, esims, self._least_margin)
 
     def search(self, q: PreparedQuery, k: int = 10, min_score: float = DEFAULT_MIN_SCORE) -> list[SearchHit]:
         if k < 1:
@@ -161,13 +165,13 @@ class Searcher:
         if self.signal is not None:
             esims = np.stack([self.signal.images.reconstruct(int(i)) for i in ids]) @ q.embedded.variants.T
         fused = fuse(gsims[:, 0], None if esims is None else esims[:, 0])
-        margins = fused_margin(gsims, esims)
+        margins = orientation_excess(gsims, esims, self._needs(q))
         out = []
         for i, s, m in zip(ids.tolist(), fused.tolist(), margins.tolist()):
             path, w, h, info = meta[i]
             score = max(0.0, min(1.0, s)) * aspect_factor(q.image.width, q.image.height, w, h)
             informative = info >= LOW_INFO_THRESHOLD and q.info >= LOW_INFO_THRESHOLD
-            ok = informative and score >= min_score and m >= self._least_margin
+            ok = informative and score >= min_score and m >= 0
             out.append(_Candidate(i, score, (0, 0, w, h), ok, "image"))
         return out
 
@@ -285,18 +289,16 @@ class Searcher:
             fx, fy, fw, fh = mf.box
             box = full.box_to_original((fx + int(x0 * sf), fy + int(y0 * sf), fw, fh))
             score, margin, informative = self._score_box(q, full, box)
-        ok = informative and score >= min_score and margin >= self._least_margin
+        ok = informative and score >= min_score and margin >= 0
         return _Candidate(image_id, score, box, ok, "region")
 
     def _score_box(self, q: PreparedQuery, img: LoadedImage, box: Box) -> tuple[float, float, bool]:
         desc = describe_boxes(img.pixels, img.width, img.height, np.array([box]))
         informative = bool(not desc.low_info[0] and q.info >= LOW_INFO_THRESHOLD)
-        if self.signal is None:
-            score = float(np.clip(desc.vectors[0] @ q.vector, 0.0, 1.0))
-            margin = float(orientation_margin(q.variants, desc.vectors)[0])
-            return score, margin, informative
         gsims = (desc.vectors @ q.variants.T)  # (1, V)
-        esims = self.signal.box_sims(img, box, q.embedded, (q.image.width, q.image.height))[None]
-        score = float(np.clip(fuse(gsims[0, 0], esims[0, 0]), 0.0, 1.0))
-        return score, float(fused_margin(gsims, esims)[0]), informative
+        esims = None
+        if self.signal is not None:
+            esims = self.signal.box_sims(img, box, q.embedded, (q.image.width, q.image.height))[None]
+        score = float(np.clip(fuse(gsims[0, 0], None if esims is None else esims[0, 0]), 0.0, 1.0))
+        return score, float(orientation_excess(gsims, esims, self._needs(q))[0]), informative
 

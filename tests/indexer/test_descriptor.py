@@ -6,8 +6,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from lookalike.indexer.descriptor import (
-    DESCRIPTOR_DIM, describe_boxes, dihedral_variants, orientation_margin,
+    DESCRIPTOR_DIM, describe_boxes, dihedral_variants,
 )
+from lookalike.indexer.fusion import GRID_ORIENTATION_MARGIN, orientation_excess, orientation_needs
 
 from lookalike.models.orientation import DIHEDRAL_NAMES
 
@@ -65,10 +66,45 @@ def test_dihedral_variants_equal_describing_transformed_pixels(seed, side):
         assert float(_whole(t).vectors[0] @ variants[i, 0]) > 0.99, name  # resampling rounds cells
 
 
-def test_orientation_margin_prefers_upright():
+def test_orientation_check_prefers_upright():
     a = random_image(np.random.default_rng(4), 96, 96)
     v = _whole(a).vectors
     variants = dihedral_variants(v)[:, 0]
-    assert orientation_margin(variants, v)[0] > 0
+    needs = orientation_needs(variants @ v[0], None, GRID_ORIENTATION_MARGIN)
+    assert orientation_excess(v @ variants.T, None, needs)[0] >= 0
     mirrored = _whole(np.ascontiguousarray(a[:, ::-1])).vectors
-    assert orientation_margin(variants, mirrored)[0] < 0
+    assert orientation_excess(mirrored @ variants.T, None, needs)[0] < 0
+
+
+def _faint_texture(rng: np.random.Generator, h: int, w: int, base: int, amp: float) -> np.ndarray:
+    """A texture with a standard deviation of ``amp`` (a share of 255) around a ``base`` gray."""
+    t = random_image(rng, h, w).astype(np.float32).mean(axis=2)
+    t = (t - t.mean()) / max(float(t.std()), 1e-6)
+    return np.clip(base + t[..., None] * amp * 255 + np.zeros(3), 0, 255).astype(np.uint8)
+
+
+def _near_uniform(rng: np.random.Generator, h: int, w: int, base: int) -> np.ndarray:
+    """A blank wall or a sky: one color, a slope or a vignette of up to 15%, sensor noise."""
+    yy, xx = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
+    shade = 1 + rng.uniform(-0.15, 0.15) * yy + rng.uniform(-0.08, 0.08) * xx \
+        - rng.uniform(0, 0.15) * ((xx - 0.5) ** 2 + (yy - 0.5) ** 2) * 2
+    a = base * shade[..., None] + rng.normal(0, 2, (h, w, 3))
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), base=st.integers(20, 230))
+def test_detail_not_contrast_tells_informative_from_near_uniform(seed, base):
+    """Property: a faint texture (standard deviation 3% of the range), even a dark one, is informative; a wall or a graded sky
+    of any brightness (slope, vignette, noise) is not."""
+    rng = np.random.default_rng(seed)
+    assert not _whole(_faint_texture(rng, 120, 160, base, 0.03)).low_info[0]
+    assert _whole(_near_uniform(rng, 120, 160, base)).low_info[0]
+
+
+def test_dark_star_field_is_informative():
+    rng = np.random.default_rng(5)
+    a = np.zeros((300, 400, 3), np.uint8)
+    ys, xs = rng.integers(0, 300, 1500), rng.integers(0, 400, 1500)
+    a[ys, xs] = rng.integers(60, 255, (1500, 1))
+    assert not _whole(a).low_info[0]

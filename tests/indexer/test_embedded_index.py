@@ -138,3 +138,25 @@ def test_derived_embedding_files_are_rebuilt_and_checked(tmp_path, photo_dir, we
         assert [h.path for h in ix.search(photo_dir / "s6.jpg", k=3)] == want  # rebuilt in memory
         ix.rebuild()
         assert ix.verify().ok
+
+
+def test_gray_and_symmetric_pictures_match_their_copies_but_not_their_transforms(tmp_path, photo_dir, weights):
+    """Issue 15: a variant that is the picture itself (a gray picture's channel swap, a symmetric
+    picture's mirror) does not vote against the upright query; one that differs still does."""
+    gray = Image.open(photo_dir / "s3.jpg").convert("L").convert("RGB")
+    gray.save(photo_dir / "gray.png")
+    left = np.asarray(Image.open(photo_dir / "s5.jpg").convert("RGB"))[:, :120]
+    Image.fromarray(np.ascontiguousarray(np.concatenate([left, left[:, ::-1]], axis=1))).save(photo_dir / "sym.png")
+    q = tmp_path / "q"
+    q.mkdir()
+    gray.save(q / "gray_copy.jpg", quality=70)
+    Image.open(photo_dir / "sym.png").save(q / "sym_copy.jpg", quality=70)
+    gray.transpose(Image.Transpose.ROTATE_90).save(q / "gray_rot90.png")
+    Image.open(photo_dir / "sym.png").transpose(Image.Transpose.ROTATE_180).save(q / "sym_rot180.png")
+    with Index.open(tmp_path / "ix", create=True, embedder="lookalike-s", weights=weights, device="cpu") as ix:
+        ix.add([photo_dir], workers=1)
+        for name, source in (("gray_copy.jpg", "gray.png"), ("sym_copy.jpg", "sym.png")):
+            hits = ix.search(q / name, k=3)
+            assert os.path.basename(hits[0].path) == source and hits[0].match, name
+        for name in ("gray_rot90.png", "sym_rot180.png"):
+            assert not any(h.match for h in ix.search(q / name, k=3)), name
