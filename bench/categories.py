@@ -7,7 +7,8 @@ Real collections (when ../shared is present):
               one where there are two; every third piece is held out)
 Generated here, seeded (the generators are written once; even seeds tune, odd seeds are held
 out, and a generator never sees a picture of the other half):
-  gray        photos made grayscale (R = G = B), from the photo collection
+  gray        photos made grayscale (R = G = B), from the photo collection (each photo-based
+              kind, and the photo categories themselves, use their own quarter of the photos)
   dark        night scenes: photos darkened (x0.12-0.25, gamma 1.3-1.8) with a few lights
   stars       star fields: thousands of points of varying brightness, faint nebulae
   microscopy  cells: blurred blobs with membranes and nuclei on a pale stained background
@@ -62,13 +63,22 @@ def _size(rng: random.Random) -> tuple[int, int]:
     return (a, b)
 
 
-def _photo(rng: random.Random, held_out: bool) -> Image.Image:
-    """A photo of the collection, from the half (tuning or held out) the seed belongs to."""
-    pics = [p for p, h in real_pictures("photos") + real_pictures("kodak") if h == held_out] or \
-        [p for p, _ in real_pictures("photos")]
-    if not pics:
+_DERIVED = {"gray": 1, "dark": 2, "halftones": 3}  # photo-based kinds: each has its own photos
+
+
+def _photo_pool(held_out: bool, slot: int) -> list[Path]:
+    """Every fourth photo of the half (photos and Kodak/Unsplash together) from ``slot``: slot 0
+    is what the real photo categories show, 1-3 what each photo-based kind is made of, so no
+    scene is in a run twice (a gray and a color copy of one photo would be duplicates)."""
+    pics = sorted((p for p, h in real_pictures("photos") + real_pictures("kodak") if h == held_out), key=str)
+    return pics[slot::4]
+
+
+def _photo(category: str, index: int, held_out: bool) -> Image.Image:
+    pool = _photo_pool(held_out, _DERIVED[category])
+    if not pool:
         raise SystemExit(f"no photos under {SHARED}: the photo-based categories need them")
-    im = Image.open(rng.choice(pics)).convert("RGB")
+    im = Image.open(pool[index % len(pool)]).convert("RGB")
     w, h = im.size
     s = min(1.0, 720 / max(w, h))
     return im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS) if s < 1 else im
@@ -114,12 +124,12 @@ def _words(d: ImageDraw.ImageDraw, rng: random.Random, x0: int, y0: int, x1: int
             break
 
 
-def _gen_gray(rng, held_out):
-    return _photo(rng, held_out).convert("L").convert("RGB")
+def _gen_gray(rng, held_out, index):
+    return _photo("gray", index, held_out).convert("L").convert("RGB")
 
 
-def _gen_dark(rng, held_out):
-    a = np.asarray(_photo(rng, held_out), np.float32) / 255
+def _gen_dark(rng, held_out, index):
+    a = np.asarray(_photo("dark", index, held_out), np.float32) / 255
     a = (a ** rng.uniform(1.3, 1.8)) * rng.uniform(0.12, 0.25)
     h, w = a.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
@@ -130,7 +140,7 @@ def _gen_dark(rng, held_out):
     return _rgb(a * 255)
 
 
-def _gen_stars(rng, held_out):
+def _gen_stars(rng, held_out, index):
     w, h = _size(rng)
     g = np.random.default_rng(rng.getrandbits(32))
     neb = _noise_field(rng, w, h, rng.uniform(80, 200))
@@ -147,7 +157,7 @@ def _gen_stars(rng, held_out):
     return _rgb(a)
 
 
-def _gen_microscopy(rng, held_out):
+def _gen_microscopy(rng, held_out, index):
     w, h = _size(rng)
     bg = np.array([rng.randint(200, 240), rng.randint(180, 220), rng.randint(200, 235)], np.float32)
     im = Image.new("RGB", (w, h), tuple(int(v) for v in bg))
@@ -168,7 +178,7 @@ def _gen_microscopy(rng, held_out):
     return _rgb(a)
 
 
-def _gen_text(rng, held_out):
+def _gen_text(rng, held_out, index):
     w, h = rng.randint(420, 560), rng.randint(560, 720)
     paper = (rng.randint(225, 250),) * 2 + (rng.randint(210, 240),)
     im = Image.new("RGB", (w, h), paper)
@@ -199,7 +209,7 @@ def _gen_text(rng, held_out):
     return _rgb(a)
 
 
-def _gen_ui(rng, held_out):
+def _gen_ui(rng, held_out, index):
     w, h = rng.randint(560, 720), rng.randint(380, 560)
     dark = rng.random() < 0.35
     bg = _color(rng, 20, 50) if dark else _color(rng, 235, 255)
@@ -229,7 +239,7 @@ def _gen_ui(rng, held_out):
     return im
 
 
-def _gen_charts(rng, held_out):
+def _gen_charts(rng, held_out, index):
     w, h = rng.randint(480, 720), rng.randint(360, 520)
     im = Image.new("RGB", (w, h), (255, 255, 255) if rng.random() < 0.8 else (245, 245, 240))
     d = ImageDraw.Draw(im)
@@ -264,7 +274,7 @@ def _gen_charts(rng, held_out):
     return im
 
 
-def _gen_logos(rng, held_out):
+def _gen_logos(rng, held_out, index):
     w, h = _size(rng)
     im = Image.new("RGB", (w, h), _color(rng, 200, 255) if rng.random() < 0.7 else _color(rng, 0, 255))
     d = ImageDraw.Draw(im)
@@ -288,7 +298,7 @@ def _gen_logos(rng, held_out):
     return im
 
 
-def _gen_gradients(rng, held_out):
+def _gen_gradients(rng, held_out, index):
     w, h = _size(rng)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     c = [np.array(_color(rng), np.float32) for _ in range(3)]
@@ -315,8 +325,8 @@ def _gen_gradients(rng, held_out):
     return im
 
 
-def _gen_halftones(rng, held_out):
-    src = np.asarray(_photo(rng, held_out).convert("RGB"), np.float32) / 255
+def _gen_halftones(rng, held_out, index):
+    src = np.asarray(_photo("halftones", index, held_out).convert("RGB"), np.float32) / 255
     h, w = src.shape[:2]
     cell = rng.choice([4, 5, 6, 8])
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -330,7 +340,7 @@ def _gen_halftones(rng, held_out):
     return _rgb(out * 255)
 
 
-def _gen_lowcontrast(rng, held_out):
+def _gen_lowcontrast(rng, held_out, index):
     w, h = _size(rng)
     base = np.array(_color(rng, 90, 200), np.float32)
     amp = rng.uniform(0.03, 0.08) * 255
@@ -342,7 +352,7 @@ def _gen_lowcontrast(rng, held_out):
     return _rgb(base + n[..., None] * amp * 2)
 
 
-def _gen_uniform(rng, held_out):
+def _gen_uniform(rng, held_out, index):
     w, h = _size(rng)
     base = np.array(_color(rng, 30, 240), np.float32)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -361,7 +371,7 @@ def generate(category: str, count: int, held_out: bool) -> list[Image.Image]:
     for i in range(count):
         seed = 2 * i + int(held_out)
         rng = random.Random(f"{category}-{seed}")
-        out.append(_GENERATORS[category](rng, held_out).convert("RGB"))
+        out.append(_GENERATORS[category](rng, held_out, i).convert("RGB"))
     return out
 
 
@@ -369,5 +379,8 @@ def pictures(category: str, count: int, held_out: bool) -> list[Image.Image | Pa
     """Up to ``count`` pictures (paths for real collections, images for generated ones)."""
     if category in REAL:
         items = [p for p, h in real_pictures(category) if h == held_out]
+        if category in ("photos", "kodak"):  # not the photos the photo-based kinds are made of
+            keep = set(_photo_pool(held_out, 0))
+            items = [p for p in items if p in keep]
         return items[:count] if count else items
     return generate(category, count, held_out)

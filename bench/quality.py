@@ -171,7 +171,8 @@ def main() -> None:
         src_paths = [str(p.resolve()) for p in srcs]
         methods = ["lookalike"] + ([] if args.no_peers else list(PEERS))
         stats: dict[tuple, list[int]] = {}  # (method, category, held, kind, name) -> outcomes
-        scores = []  # (category, kind, name, top score, ok) for the record
+        scores = []  # (category, kind, name, top score, ok, why) for the record
+        gaps: dict[str, tuple[list[float], list[float]]] = {}  # category -> (source scores, best other scores)
         for path, src, kind, name in queries:
             cat, _, held = items[src]
             hits = results[path]
@@ -183,6 +184,11 @@ def main() -> None:
                 continue
             if kind == "pos":
                 ok = bool(hits) and hits[0][0] == src_paths[src] and hits[0][1]
+                own = [h[2] for h in hits if h[0] == src_paths[src]]
+                others = [h[2] for h in hits if h[0] != src_paths[src]]
+                g = gaps.setdefault(cat, ([], []))
+                g[0].append(own[0] if own else 0.0)
+                g[1].append(others[0] if others else 0.0)
             else:
                 ok = any(h[1] for h in hits)
             # what went wrong: the first hit's picture (the source or another one) and its kind
@@ -223,6 +229,12 @@ def main() -> None:
     if left_out:
         print("\nnegatives left out (the transform gave the same picture): "
               + ", ".join(f"{c}/{n} {k}" for (c, n), k in sorted(left_out.items())))
+
+    print("\none threshold (the default 0.90): the source's score for positive edits against the best "
+          "other picture's, per category")
+    rows = [[c, f"{np.percentile(g[0], 5):.3f}", f"{np.median(g[0]):.3f}", f"{np.percentile(g[1], 99):.3f}",
+             f"{max(g[1]):.3f}"] for c, g in gaps.items()]
+    print(table(rows, ["category", "source p5", "source median", "best other p99", "best other max"]))
 
     fails = [c for c in cats if c != CONTROL and (rate("lookalike", cat=c, kind="pos")[0] < 0.99)]
     falses = [c for c in cats if rate("lookalike", cat=c, kind="neg")[0] > 0.01]

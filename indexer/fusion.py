@@ -34,11 +34,11 @@ GRID_WEIGHT = 0.5
 #: With an embedder, a hit is a match only when the upright query's fused score beats that of
 #: every rotated, mirrored or channel-swapped variant by at least this much.
 FUSED_ORIENTATION_MARGIN = 0.02
-#: With the color grid alone, the upright query may lose to a variant that differs from it by
-#: at most this much (a near tie: edits of nearly symmetric pictures, star fields under channel
-#: swaps). It was 0.01, which let channel-swapped logos and rotated gradients through
-#: (bench/quality.py per category).
-GRID_ORIENTATION_MARGIN = -0.002
+#: With the color grid alone, the upright query must not lose to any variant that differs from
+#: it. It used to be allowed to lose by 0.01, and then by 0.002: both let channel-swapped logos
+#: and charts through (bench/quality.py per category), where a copy of a nearly symmetric
+#: picture may now be refused instead.
+GRID_ORIENTATION_MARGIN = 0.0
 
 
 def fuse(grid: np.ndarray | float, embedding: np.ndarray | float | None) -> np.ndarray:
