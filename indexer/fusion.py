@@ -50,23 +50,26 @@ def fuse(grid: np.ndarray | float, embedding: np.ndarray | float | None) -> np.n
     return GRID_WEIGHT * g + (1.0 - GRID_WEIGHT) * np.asarray(embedding, np.float64)
 
 
-#: A variant whose fused similarity to the upright query is above ``1 - SAME_VARIANT`` is the
-#: same picture (a gray picture's channel swap, a symmetric picture's mirror): it casts no vote.
+#: Without the pixels to tell (duplicates compare stored vectors), a variant whose fused
+#: similarity to the upright query is above ``1 - SAME_VARIANT`` counts as the same picture.
 SAME_VARIANT = 0.002
 
 
-def orientation_needs(grid_self: np.ndarray, embed_self: np.ndarray | None, least: float) -> np.ndarray:
+def orientation_needs(grid_self: np.ndarray, embed_self: np.ndarray | None, least: float,
+                      same: np.ndarray | None = None) -> np.ndarray:
     """How much the upright query must beat each of its variants on a hit to be a match.
 
     ``grid_self``, ``embed_self``: ``(V,)`` similarities of the query's variants (upright first)
     to the upright query. ``least``: the margin asked of a variant that clearly differs
     (negative: a tolerance). A variant only ``d`` away from the upright query is asked for at
-    most ``d / 2`` (a hit must be nearer the upright query than the variant), and a variant that
-    is the same picture (``d < SAME_VARIANT``) is not asked anything. Returns ``(V - 1,)``,
-    ``-inf`` where nothing is asked."""
+    most ``d / 2`` (a hit must be nearer the upright query than the variant). A variant that is
+    the same picture (``same``, ``(V - 1,) bool`` from
+    :func:`lookalike.models.orientation.same_variants`; without it, ``d < SAME_VARIANT``) is not
+    asked anything. Returns ``(V - 1,)``, ``-inf`` where nothing is asked."""
     d = 1.0 - fuse(np.asarray(grid_self)[1:], None if embed_self is None else np.asarray(embed_self)[1:])
     need = np.minimum(least, d / 2.0)
-    return np.where(d < SAME_VARIANT, -np.inf, need)
+    skip = d < SAME_VARIANT if same is None else np.asarray(same, bool)
+    return np.where(skip, -np.inf, need)
 
 
 def orientation_excess(grid_sims: np.ndarray, embed_sims: np.ndarray | None, needs: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lookalike.models.orientation import same_variants
 from lookalike.models.io.images import ImageSource, LoadedImage, as_image, load_image, resize_pixels, shrink_to_side
 
 from .catalog import Catalog
@@ -63,6 +64,7 @@ class PreparedQuery:
     window_hashes: np.ndarray  # (n, TILE_HASH_BITS // 8)
     info: float
     small: np.ndarray  # (h, w, 3) uint8, the query shrunk for the coarse location step
+    same: np.ndarray  # (V - 1,) bool: which variants leave the query's pixels as they are
     embedded: QueryEmbeddings | None = None  # with an embedder
 
 
@@ -85,7 +87,7 @@ def prepare_query(query: ImageSource, embedder=None) -> PreparedQuery:
     return PreparedQuery(
         path=path, image=img, vector=desc.vectors[0], variants=variants, windows=windows,
         window_hashes=hash_vectors(wdesc.vectors, TILE_HASH_BITS), info=float(desc.info[0]),
-        small=shrink_to_side(img.pixels, COARSE_QUERY_SIDE),
+        small=shrink_to_side(img.pixels, COARSE_QUERY_SIDE), same=same_variants(img.pixels),
         embedded=embed_query(embedder, img) if embedder is not None else None,
     )
 
@@ -128,7 +130,7 @@ class Searcher:
         """What the orientation check asks of each of this query's variants (see
         :func:`~lookalike.indexer.fusion.orientation_needs`)."""
         esims = None if q.embedded is None else q.embedded.variants @ q.embedded.variants[0]
-        return orientation_needs(q.variants @ q.vector, esims, self._least_margin)
+        return orientation_needs(q.variants @ q.vector, esims, self._least_margin, q.same)
 
     def search(self, q: PreparedQuery, k: int = 10, min_score: float = DEFAULT_MIN_SCORE) -> list[SearchHit]:
         if k < 1:

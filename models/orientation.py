@@ -7,9 +7,11 @@ the channel orders are the permutations of RGB, identity first.
 
 from __future__ import annotations
 
-__all__ = ["DIHEDRAL_NAMES", "CHANNEL_ORDERS", "dihedral", "channel_order", "orientation_variants"]
+__all__ = ["DIHEDRAL_NAMES", "CHANNEL_ORDERS", "dihedral", "channel_order", "orientation_variants", "same_variants",
+           "SAME_LEVELS"]
 
 import numpy as np
+from PIL import Image
 
 #: The 8 dihedral variants: index ``i`` is ``rot90(fliplr(P) if i >= 4 else P, i % 4)``.
 DIHEDRAL_NAMES = ("rot0", "rot90", "rot180", "rot270", "flip_rot0", "flip_rot90", "flip_rot180", "flip_rot270")
@@ -37,3 +39,20 @@ def orientation_variants(pixels: np.ndarray) -> list[np.ndarray]:
     a = np.asarray(pixels)
     return ([np.ascontiguousarray(dihedral(a, i)) for i in range(8)]
             + [np.ascontiguousarray(channel_order(a, k)) for k in range(1, len(CHANNEL_ORDERS))])
+
+
+#: A variant whose 32 x 32 thumbnail is within this many levels (mean absolute difference, 0-255)
+#: of the picture's is the picture itself: a gray picture's channel swap, a symmetric picture's
+#: mirror.
+SAME_LEVELS = 2.0
+
+
+def same_variants(pixels: np.ndarray, side: int = 32) -> np.ndarray:
+    """``(H, W, 3) uint8`` -> ``(12,) bool``: which of :func:`orientation_variants` (after the
+    picture itself) leave it the same, compared on ``side`` x ``side`` thumbnails (a box
+    average). A variant that is the same picture must not vote against it in the orientation
+    check."""
+    thumb = np.asarray(Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).resize(
+        (side, side), Image.Resampling.BOX), np.float32)
+    variants = orientation_variants(thumb)
+    return np.array([float(np.abs(v - thumb).mean()) < SAME_LEVELS for v in variants[1:]])

@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lookalike.indexer import GridHash
+from lookalike.indexer.descriptor import DESCRIPTOR_DIM
 from lookalike.indexer.gridhash import HASH_BITS, hash_vectors
 
 hashes = st.binary(min_size=HASH_BITS // 8, max_size=HASH_BITS // 8).map(GridHash)
@@ -33,8 +34,8 @@ def test_bad_input():
 
 def test_similar_vectors_have_close_hashes():
     rng = np.random.default_rng(0)
-    v = rng.standard_normal((1, 320)).astype(np.float32)
-    near = v + 0.05 * rng.standard_normal((1, 320)).astype(np.float32)
-    far = rng.standard_normal((1, 320)).astype(np.float32)
+    v = rng.standard_normal((1, DESCRIPTOR_DIM)).astype(np.float32)
+    near = v + 0.05 * rng.standard_normal((1, DESCRIPTOR_DIM)).astype(np.float32)
+    far = rng.standard_normal((1, DESCRIPTOR_DIM)).astype(np.float32)
     hv, hn, hf = (GridHash(hash_vectors(x)[0]) for x in (v, near, far))
     assert hv - hn < 30 < hv - hf

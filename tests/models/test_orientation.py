@@ -68,3 +68,19 @@ def test_variants_follow_pil_transforms():
     np.testing.assert_array_equal(v[12], a[..., [2, 1, 0]])
 
 
+
+
+def test_same_variants_are_the_ones_that_leave_the_pixels_alone():
+    from lookalike.models.orientation import same_variants
+
+    from ..conftest import random_image
+
+    rng = np.random.default_rng(7)
+    color = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    assert not same_variants(color).any()
+    gray = np.repeat(rng.integers(0, 256, (40, 60, 1), dtype=np.uint8), 3, axis=2)
+    assert same_variants(gray).tolist() == [False] * 7 + [True] * 5  # every channel order, no turn
+    half = random_image(rng, 40, 30)  # smooth: a thumbnail of a symmetric picture stays symmetric
+    mirror_symmetric = np.concatenate([half, half[:, ::-1]], axis=1)
+    assert same_variants(mirror_symmetric)[3]  # flip_rot0: the left-right mirror (index 4 - 1)
+    assert same_variants(mirror_symmetric).sum() == 1
