@@ -148,7 +148,13 @@ def candidate_matches(kp: KeypointSet, within: bool = True) -> tuple[np.ndarray,
     code = code[np.r_[True, code[1:] != code[:-1]]]  # each pair once, however many tables it met in
     i, j = code // n, code % n
     dist = _popcount(kp.hashes[i] ^ kp.hashes[j])
-    best = _nearest(i, j, dist, n) | _nearest(j, i, dist, n)
+    # closest among other pictures' keypoints and, apart, among the same picture's: so --within
+    # adds copy-move pairs without crowding out (or changing) the pairs across pictures
+    best = np.zeros(len(i), bool)
+    same = kp.owner[i] == kp.owner[j]
+    for part in (np.flatnonzero(~same), np.flatnonzero(same)):
+        pi, pj, pd = i[part], j[part], dist[part]
+        best[part] = _nearest(pi, pj, pd, n) | _nearest(pj, pi, pd, n)
     return i[best], j[best]
 
 
