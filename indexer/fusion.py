@@ -10,7 +10,7 @@ explains it better than the upright one.
 from __future__ import annotations
 
 __all__ = [
-    "EmbeddingSignal", "QueryEmbeddings", "embed_query", "fuse", "fused_margin", "GRID_WEIGHT",
+    "EmbeddingSignal", "QueryEmbeddings", "embed_query", "fuse", "GRID_WEIGHT",
     "FUSED_ORIENTATION_MARGIN", "GRID_ORIENTATION_MARGIN", "SAME_VARIANT", "orientation_needs", "orientation_excess",
 ]
 
@@ -78,13 +78,6 @@ def orientation_excess(grid_sims: np.ndarray, embed_sims: np.ndarray | None, nee
     fused score beats every variant beyond what is asked; a candidate passes when it is >= 0."""
     f = fuse(grid_sims, embed_sims)
     return (f[:, :1] - f[:, 1:] - needs[None, :]).min(axis=1)
-
-
-def fused_margin(grid_sims: np.ndarray, embed_sims: np.ndarray | None) -> np.ndarray:
-    """``(M, V)`` similarities of M candidates to the V query variants (upright first) ->
-    ``(M,)`` upright fused score minus the best variant's."""
-    f = fuse(grid_sims, embed_sims)
-    return f[:, 0] - f[:, 1:].max(axis=1)
 
 
 @dataclass(frozen=True)
