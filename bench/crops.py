@@ -98,15 +98,11 @@ def main() -> None:
         tmp = Path(tmp)
         if args.categories:
             from categories import CATEGORIES, CONTROL
-            from quality import collect
+            from quality import collect, save_pictures
 
             cats = CATEGORIES if args.categories == "all" else args.categories.split(",")
             items = [it for it in collect(cats, args.per, args.split) if it[0] != CONTROL]
-            (tmp / "src").mkdir()
-            paths = []
-            for i, (cat, im, _) in enumerate(items):
-                paths.append(tmp / "src" / f"{i:04d}_{cat}.png")
-                im.save(paths[-1])
+            paths = save_pictures(items, tmp / "src")
             category = [c for c, _, _ in items]
         else:
             paths = require_photos()

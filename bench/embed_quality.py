@@ -116,15 +116,11 @@ def main() -> None:
         tmp = Path(tmp)
         if args.categories:
             from categories import CATEGORIES, CONTROL
-            from quality import collect
+            from quality import collect, save_pictures
 
             items = collect(CATEGORIES if args.categories == "all" else args.categories.split(","), args.per,
                             args.cat_split)
-            (tmp / "src").mkdir()
-            paths = []
-            for i, (cat, im, _) in enumerate(items):
-                paths.append(tmp / "src" / f"{i:04d}_{cat}.png")
-                im.save(paths[-1])
+            paths = save_pictures(items, tmp / "src")
             category = [c for c, _, _ in items]
             held = [h for _, _, h in items]
         else:

@@ -79,6 +79,15 @@ def collect(categories: list[str], per: int, split: str) -> list[tuple[str, Imag
     return out
 
 
+def save_pictures(items: list[tuple[str, Image.Image, bool]], folder: Path) -> list[Path]:
+    """Save the pictures of :func:`collect` as PNG in a new ``folder``, named by category."""
+    folder.mkdir()
+    paths = [folder / f"{i:04d}_{cat}.png" for i, (cat, _, _) in enumerate(items)]
+    for p, (_, im, _) in zip(paths, items):
+        im.save(p)
+    return paths
+
+
 def _make_queries(args):
     i, src, qdir = args
     im = Image.open(src).convert("RGB")
@@ -140,12 +149,7 @@ def main() -> None:
     items = collect(cats, args.per, args.split)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "src").mkdir()
-        srcs = []
-        for i, (cat, im, _) in enumerate(items):
-            p = tmp / "src" / f"{i:04d}_{cat}.png"
-            im.save(p)
-            srcs.append(p)
+        srcs = save_pictures(items, tmp / "src")
         with Index.open(tmp / "ix", create=True) as ix:
             ix.add([tmp / "src"])
         qdir = tmp / "q"
