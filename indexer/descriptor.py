@@ -156,9 +156,10 @@ def _detail(colors: np.ndarray) -> np.ndarray:
     (quadratic) surface is taken away: a slope, a vignette or a graded sky leaves almost nothing,
     while texture, stars, text or edges keep it whatever their contrast."""
     n = colors.shape[0]
-    v = colors.reshape(n, -1, 3).astype(np.float64)
-    r = v - np.einsum("ij,njc->nic", _smooth_fit(), v)
-    return np.sqrt(r.var(axis=1).sum(axis=1))
+    cells = COLOR_GRID * COLOR_GRID
+    v = colors.reshape(n, cells, 3).astype(np.float64).transpose(1, 0, 2).reshape(cells, n * 3)
+    r = (np.eye(cells) - _smooth_fit()) @ v  # one matrix product for every box and channel
+    return np.sqrt(r.reshape(cells, n, 3).var(axis=0).sum(axis=1))
 
 
 def _describe_level(level: _Level, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
