@@ -27,6 +27,11 @@ def search_command(
         help="Also the indexed pictures that share a region with any part of the query (a collage's sources), "
              "with the box in both (the index needs `index --regions`).",
     ),
+    exact: bool = typer.Option(
+        False, "--exact",
+        help="Locate every region hit on the full-size pixels (slower). By default boxes come from draft-decoded "
+             "pixels, within a pixel or two, and an unscaled crop's box is exact anyway.",
+    ),
     weights: Path | None = WeightsOption,
     device: str = DeviceOption,
     json_out: bool = JsonOption,
@@ -45,7 +50,7 @@ def search_command(
     with open_index(index, weights=weights, device=device) as ix:
         for q in queries:
             try:
-                hits = ix.search(q, k=k, min_score=min_score)
+                hits = ix.search(q, k=k, min_score=min_score, exact=exact)
                 shared = ix.search_regions(q, k=k) if regions else None
             except LookalikeError as exc:
                 failures += 1

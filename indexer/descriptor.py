@@ -106,13 +106,28 @@ def _gradient_bins(lum: np.ndarray) -> np.ndarray:
     return out
 
 
-def _make_level(pixels: np.ndarray, width: int, height: int, scale: float) -> _Level:
+def _level_pixels(pixels: np.ndarray, width: int, height: int, scale: float) -> np.ndarray:
+    """``pixels`` (an image of ``width`` x ``height`` decoded at any scale) resampled to
+    ``scale`` level pixels per original pixel."""
     lw = max(1, int(round(width * scale)))
     lh = max(1, int(round(height * scale)))
     im = Image.fromarray(pixels)
     if (lw, lh) != im.size:
         im = im.resize((lw, lh), Image.Resampling.BILINEAR if lw > im.size[0] else Image.Resampling.BOX)
-    lab = srgb_to_oklab(np.asarray(im))
+    return np.asarray(im)
+
+
+def _level_scales(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each box's level scale (its shorter side resampled to BASE) and the key that groups
+    boxes sharing one level."""
+    scales = BASE / np.minimum(boxes[:, 2], boxes[:, 3])
+    return scales, np.round(np.log2(scales) * 64).astype(np.int64)
+
+
+def _make_level(pixels: np.ndarray, width: int, height: int, scale: float) -> _Level:
+    level = _level_pixels(pixels, width, height, scale)
+    lab = srgb_to_oklab(level)
+    lh, lw = level.shape[:2]
     return _Level(
         scale=scale,
         sx=lw / width,
@@ -207,10 +222,7 @@ def describe_boxes(pixels: np.ndarray, width: int, height: int, boxes: np.ndarra
     n = boxes.shape[0]
     vectors = np.empty((n, DESCRIPTOR_DIM), dtype=np.float32)
     info = np.empty(n, dtype=np.float32)
-    short = np.minimum(boxes[:, 2], boxes[:, 3])
-    # one level per distinct (rounded) box scale
-    scales = BASE / short
-    keys = np.round(np.log2(scales) * 64).astype(np.int64)
+    scales, keys = _level_scales(boxes)  # one level per distinct (rounded) box scale
     for key in np.unique(keys):
         sel = np.nonzero(keys == key)[0]
         level = _make_level(pixels, width, height, float(scales[sel].mean()))
@@ -258,6 +270,12 @@ def dihedral_variants(vectors: np.ndarray) -> np.ndarray:
 def channel_variants(pixels: np.ndarray, width: int, height: int, boxes: np.ndarray) -> np.ndarray:
     """``(5, N, D)`` descriptors of ``boxes`` with the RGB channels in each of the 5 other orders
     of :data:`~lookalike.models.orientation.CHANNEL_ORDERS` (pixel space)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scales, keys = _level_scales(boxes)
+    if len(boxes) and np.all(keys == keys[0]):
+        # resampling treats channels alike: resample once, to the level describe_boxes would
+        # make (it then has nothing left to resample), and only reorder channels after
+        pixels = _level_pixels(pixels, width, height, float(scales.mean()))
     return np.stack(
         [describe_boxes(np.ascontiguousarray(channel_order(pixels, k)), width, height, boxes).vectors
          for k in range(1, len(CHANNEL_ORDERS))]

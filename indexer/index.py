@@ -546,17 +546,20 @@ class Index:
             return out
         raise IndexCorruptError(f"the segments of {self.directory} kept changing while being read")
 
-    def search(self, query: ImageSource, k: int = 10, min_score: float | None = None) -> list[SearchHit]:
+    def search(self, query: ImageSource, k: int = 10, min_score: float | None = None, exact: bool = False
+               ) -> list[SearchHit]:
         """Indexed images that look like ``query``, best first, each once with its best box.
 
         ``query``: an image file, a PIL image or an ``(H, W, 3) uint8`` array. ``min_score``
-        (default :data:`DEFAULT_MIN_SCORE`) sets ``match``. A query that cannot be read or used
-        raises :class:`QueryError`."""
+        (default :data:`DEFAULT_MIN_SCORE`) sets ``match``. Region boxes are located on
+        draft-decoded pixels, and at full size where they can be exact (an unscaled crop);
+        ``exact`` decodes every promising candidate at full size (slower). A query that cannot
+        be read or used raises :class:`QueryError`."""
         threshold = _threshold(min_score)
         q = prepare_query(query, self.embedder())
         vectors = self._load_vectors()
         return Searcher(self.catalog, vectors[IMAGE_VECTORS], vectors[REGION_VECTORS], self._signal(vectors)).search(
-            q, k=k, min_score=threshold)
+            q, k=k, min_score=threshold, exact=exact)
 
     def search_regions(self, query: ImageSource, k: int = 10, min_score: float | None = None) -> list[RegionHit]:
         """Indexed pictures that share a region with any part of ``query`` (the reverse of a crop

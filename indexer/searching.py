@@ -30,7 +30,7 @@ from .errors import ImageLoadError, QueryError
 from .fusion import (FUSED_ORIENTATION_MARGIN, GRID_ORIENTATION_MARGIN, EmbeddingSignal, QueryEmbeddings, embed_query, fuse, orientation_excess,
                      orientation_needs)
 from .gridhash import hash_vectors
-from .regions import TILE_HASH_BITS, search_windows
+from .regions import TILE_HASH_BITS, search_windows, split_tile_ids
 from .results import Box, SearchHit
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,22 @@ WHOLE_SHARE = 0.8
 COARSE_SIDE = 256
 #: ...with the query at most this many pixels on its shorter side...
 COARSE_QUERY_SIDE = 96
-#: ...and only those scoring within this of the threshold are refined at full size.
+#: The query is looked for within this many of its sides (at the largest scale tried) of the
+#: centre the tiles predict (their place is off by a third of a tile at most, their scale by 30%).
+NEAR_TILES = 1.0
+#: Of the candidates scoring within COARSE_SLACK of the threshold, those found at a scale within
+#: this of 1 (an unscaled crop: its box can be exact to the pixel), or smaller than
+#: FULL_SIZE_BELOW small pixels, are refined again at full size.
 COARSE_SLACK = 0.12
+FULL_SIZE_SCALE = 0.04
+#: Scales tried around the one found, on small pixels, before the box is scored.
+FINE_SCALES = (0.92, 0.96, 1.0, 1.04, 1.08)
+#: The first location runs where the query (as the tiles predict it) is this many pixels on its
+#: shorter side, the second where the box found is at most FINE_PX: a candidate costs about the
+#: same whatever its size.
+COARSE_QUERY_PX = 32
+FINE_PX = 96
+FULL_SIZE_BELOW = 48
 #: With an embedder, this many more images (nearest by tile embeddings) are refined.
 EMBEDDED_REGION_CANDIDATES = 4
 
@@ -132,7 +146,8 @@ class Searcher:
         esims = None if q.embedded is None else q.embedded.variants @ q.embedded.variants[0]
         return orientation_needs(q.variants @ q.vector, esims, self._least_margin, q.same)
 
-    def search(self, q: PreparedQuery, k: int = 10, min_score: float = DEFAULT_MIN_SCORE) -> list[SearchHit]:
+    def search(self, q: PreparedQuery, k: int = 10, min_score: float = DEFAULT_MIN_SCORE, exact: bool = False
+               ) -> list[SearchHit]:
         if k < 1:
             raise QueryError("k must be at least 1")
         if (self.signal is None) != (q.embedded is None):
@@ -141,7 +156,7 @@ class Searcher:
         meta: dict[int, tuple[str, int, int]] = {}
         for cand in self._whole_image_hits(q, k, min_score, meta):
             best[cand.image_id] = cand
-        for cand in self._region_hits(q, k, min_score, meta, best):
+        for cand in self._region_hits(q, k, min_score, meta, best, exact):
             old = best.get(cand.image_id)
             if old is None or (cand.match, cand.score) > (old.match, old.score):
                 best[cand.image_id] = cand
@@ -178,21 +193,22 @@ class Searcher:
         return out
 
     # -- regions ------------------------------------------------------------------------------
-    def _region_hits(self, q: PreparedQuery, k: int, min_score: float, meta: dict, best: dict[int, _Candidate]) -> list[_Candidate]:
+    def _region_hits(self, q: PreparedQuery, k: int, min_score: float, meta: dict, best: dict[int, _Candidate],
+                     exact: bool) -> list[_Candidate]:
         n = self.region_index.ntotal
         if n == 0:
             return []
         dist, rids = self.region_index.search(q.window_hashes, min(n, 256))
         far = dist > MAX_REGION_HAMMING  # not worth refining
-        per_image = self._predicted_boxes(q, q.windows, -dist.astype(np.float64), np.where(far, -1, rids))
-        order = sorted(per_image.items(), key=lambda kv: -kv[1][0])[: max(k, 6)]  # nearest tiles first
+        # nearest tiles first
+        order = self._predicted_boxes(q, q.windows, -dist.astype(np.float64), np.where(far, -1, rids), max(k, 6))
         if self.signal is not None:
             taken = {i for i, _ in order}
-            order += [(i, (-1, p)) for i, p in self._embedded_region_candidates(q, EMBEDDED_REGION_CANDIDATES)
+            order += [(i, p) for i, p in self._embedded_region_candidates(q, EMBEDDED_REGION_CANDIDATES)
                       if i not in taken]
         meta.update(self.catalog.images_by_id([i for i, _ in order if i not in meta]))
-        out = []
-        for image_id, (_, pred) in order:
+        todo = []
+        for image_id, pred in order:
             if image_id not in meta:
                 continue
             path, w, h, _ = meta[image_id]
@@ -201,10 +217,9 @@ class Searcher:
                 continue
             if pred[2] * pred[3] >= WHOLE_SHARE * w * h:
                 continue
-            cand = self._refine(q, image_id, path, pred, min_score)
-            if cand is not None:
-                out.append(cand)
-        return out
+            todo.append((image_id, path, pred))
+        found = [self._refine(q, *t, min_score, exact) for t in todo]
+        return [c for c in found if c is not None]
 
     def _embedded_region_candidates(self, q: PreparedQuery, m: int) -> list[tuple[int, tuple[float, float, float, float]]]:
         """Images whose tiles' embeddings are nearest the query's windows, best first, each with
@@ -214,85 +229,68 @@ class Searcher:
             return []
         qe = q.embedded
         sims, rids = index.search(qe.window_vectors.astype(np.float32), min(index.ntotal, 64))
-        best = self._predicted_boxes(q, qe.windows, sims, rids)
-        return [(i, p) for i, (_, p) in sorted(best.items(), key=lambda kv: -kv[1][0])[:m]]
+        return self._predicted_boxes(q, qe.windows, sims, rids, m)
 
-    def _predicted_boxes(self, q: PreparedQuery, windows: np.ndarray, sims: np.ndarray, rids: np.ndarray
-                         ) -> dict[int, tuple[float, tuple[float, float, float, float]]]:
-        """For each image owning a tile that one of the query's ``windows`` found (``rids``, -1
-        for none, with similarity ``sims``, both ``(n_windows, k)``): the best similarity and
-        the box the whole query would have in that image, where the window sits on the tile."""
-        regions = self.catalog.regions_by_id({int(r) for r in rids.ravel() if r >= 0})
-        best: dict[int, tuple[float, tuple[float, float, float, float]]] = {}
-        for wi, (srow, rrow) in enumerate(zip(sims, rids)):
-            wx, wy, ws, _ = (float(v) for v in windows[wi])
-            for sim, r in zip(srow.tolist(), rrow.tolist()):
-                if r < 0 or r not in regions:
-                    continue
-                image_id, (tx, ty, tw, _) = regions[r]
-                scale = tw / ws
-                pred = (tx - wx * scale, ty - wy * scale, q.image.width * scale, q.image.height * scale)
-                if image_id not in best or sim > best[image_id][0]:
-                    best[image_id] = (sim, pred)
-        return best
+    def _predicted_boxes(self, q: PreparedQuery, windows: np.ndarray, sims: np.ndarray, rids: np.ndarray,
+                         limit: int) -> list[tuple[int, tuple[float, float, float, float]]]:
+        """The ``limit`` images owning the tiles that the query's ``windows`` found nearest
+        (``rids``, -1 for none, with similarity ``sims``, both ``(n_windows, k)``), best first,
+        each with the box the whole query would have in that image where its best window sits
+        on its best tile. Only those images' tile boxes are derived."""
+        flat = rids.ravel()
+        live = np.flatnonzero(flat >= 0)
+        if len(live) == 0:
+            return []
+        owners = split_tile_ids(flat[live])[0]
+        # each image's best hit (the first of equals, in window order), then the best images
+        order = np.lexsort((live, -sims.ravel()[live]))
+        owners_sorted = owners[order]
+        _, first = np.unique(owners_sorted, return_index=True)
+        picked = order[np.sort(first)[:limit]]
+        regions = self.catalog.regions_by_id(flat[live[picked]].tolist())
+        out = []
+        for j in picked.tolist():
+            r = int(flat[live[j]])
+            if r not in regions:
+                continue
+            wx, wy, ws, _ = (float(v) for v in windows[live[j] // rids.shape[1]])
+            image_id, (tx, ty, tw, _) = regions[r]
+            scale = tw / ws
+            out.append((image_id, (tx - wx * scale, ty - wy * scale, q.image.width * scale, q.image.height * scale)))
+        return out
 
-    def _refine(self, q: PreparedQuery, image_id: int, path: str, pred: tuple[float, float, float, float], min_score: float) -> _Candidate | None:
-        """Locate the query in a candidate: first on small pixels over a range of scales, then,
-        for promising candidates only, at full size near that spot (exact for unscaled crops)."""
-        from lookalike.models.ops.crop import find_crop  # torch is only imported when refining
-
+    def _refine(self, q: PreparedQuery, image_id: int, path: str, pred: tuple[float, float, float, float],
+                min_score: float, exact: bool) -> _Candidate | None:
+        """Locate the query in a candidate on small, draft-decoded pixels: over a range of
+        scales at half their size near where the tiles put it, then to a few percent of scale
+        around that spot. Promising candidates go to full size when the box can be pixel-exact
+        there (an unscaled crop), when it is too small to describe on small pixels, or whenever
+        ``exact`` asks for it; elsewhere the small box stands (within a pixel or two of the
+        full-size one)."""
         try:
             small = _at_most(load_image(path, min_side=COARSE_SIDE), COARSE_SIDE)
         except ImageLoadError as exc:
             log.warning("cannot refine against %s: %s", path, exc)
             return None
         rc = small.scale  # small candidate pixels per original pixel
-        est = pred[2] / q.image.width  # size of the query in the candidate, original pixels
-        t = est * rc  # query original pixels -> small candidate pixels, as the tiles predict
-        H, W = small.pixels.shape[:2]
-        qw, qh = q.image.width * t, q.image.height * t
-        if min(qw, qh) < 6:
+        found = _locate_coarse(q, small.pixels, pred, rc)
+        if found is None:
             return None
-        qsmall = resize_pixels(q.small if min(q.small.shape[:2]) >= min(qw, qh) else q.image.pixels,
-                            max(1, round(qw)), max(1, round(qh)))
-        # tiles come in steps of 4/3 to 2, so the estimate is within about 30%; an unscaled
-        # crop (the common case) is always tried
-        factors = {0.72, 0.85, 1.0, 1.18, 1.4}
-        if 0.5 <= 1 / est <= 2:
-            factors.add(round(1 / est, 4))
-        scales = sorted(f for f in factors if qh * f <= H and qw * f <= W and min(qh, qw) * f >= 6)
-        if not scales:
-            return None
-        m = find_crop(small.pixels, qsmall, top_k=1, scales=scales, coarse_to_fine=False)[0]
-        box = small.box_to_original(m.box)
+        box_small, per_q, spread = _locate_fine(q, small.pixels, found)  # per_q: small px per query px
+        box = small.box_to_original(box_small)
         score, margin, informative = self._score_box(q, small, box)
-        if score < min_score - COARSE_SLACK:
-            return _Candidate(image_id, score, box, False, "region")
-        # full size, in a neighbourhood of the coarse box, at the scale found (and 1.0)
+        s_orig = per_q / rc  # query original px -> candidate original px
+        unscaled = abs(s_orig - 1.0) < FULL_SIZE_SCALE
+        if score < min_score - COARSE_SLACK or not (exact or unscaled or min(box_small[2:]) < FULL_SIZE_BELOW):
+            return _Candidate(image_id, score, box, informative and score >= min_score and margin >= 0, "region")
         try:
             full = load_image(path)
         except ImageLoadError as exc:
             log.warning("cannot refine against %s: %s", path, exc)
             return None
-        s_orig = m.scale * t / rc  # query original px -> candidate original px
-        pad = 0.15
-        bx, by, bw, bh = box
-        x0, y0 = max(0, int(bx - bw * pad) - 4), max(0, int(by - bh * pad) - 4)
-        x1, y1 = min(full.width, int(bx + bw * (1 + pad)) + 5), min(full.height, int(by + bh * (1 + pad)) + 5)
-        sf = full.scale
-        area = full.pixels[int(y0 * sf): int(y1 * sf), int(x0 * sf): int(x1 * sf)]
-        qfull = q.image.pixels
-        cands = {round(s_orig * f * sf, 4) for f in (0.96, 1.0, 1.04)}
-        if abs(s_orig - 1.0) < 0.15:
-            cands.add(1.0)
-        cands = sorted(c for c in cands if qfull.shape[0] * c <= area.shape[0] and qfull.shape[1] * c <= area.shape[1])
-        if cands:
-            mf = find_crop(area, qfull, top_k=1, scales=cands)[0]
-            fx, fy, fw, fh = mf.box
-            box = full.box_to_original((fx + int(x0 * sf), fy + int(y0 * sf), fw, fh))
-            score, margin, informative = self._score_box(q, full, box)
-        ok = informative and score >= min_score and margin >= 0
-        return _Candidate(image_id, score, box, ok, "region")
+        box = _locate_full(q, full, box, s_orig, unscaled, pad=(2.0 * spread + 1) / rc + 1)
+        score, margin, informative = self._score_box(q, full, box)
+        return _Candidate(image_id, score, box, informative and score >= min_score and margin >= 0, "region")
 
     def _score_box(self, q: PreparedQuery, img: LoadedImage, box: Box) -> tuple[float, float, bool]:
         desc = describe_boxes(img.pixels, img.width, img.height, np.array([box]))
@@ -304,3 +302,102 @@ class Searcher:
         score = float(np.clip(fuse(gsims[0, 0], None if esims is None else esims[0, 0]), 0.0, 1.0))
         return score, float(orientation_excess(gsims, esims, self._needs(q))[0]), informative
 
+
+
+def _shrunk(pixels: np.ndarray, d: float) -> np.ndarray:
+    """``pixels`` resized by ``1 / d`` (``d >= 1``; unchanged at 1)."""
+    if d <= 1:
+        return pixels
+    h, w = pixels.shape[:2]
+    return resize_pixels(pixels, max(1, round(w / d)), max(1, round(h / d)))
+
+
+def _locate_coarse(q: PreparedQuery, pixels: np.ndarray, pred: tuple[float, float, float, float], rc: float
+                   ) -> tuple[float, float, float, float] | None:
+    """Where the query is in ``pixels`` (a candidate decoded small, ``rc`` of its pixels per
+    original pixel), over the scales the tiles' estimate leaves open, near their predicted box
+    ``pred`` (original pixels). Searched where the query is about COARSE_QUERY_PX pixels on its
+    shorter side. Returns ``(x, y, w, h)`` in ``pixels`` (fractional), or None when the query
+    cannot fit."""
+    from lookalike.models.ops.crop import find_crop  # torch is only imported when refining
+
+    est = pred[2] / q.image.width  # size of the query in the candidate, original pixels
+    H, W = pixels.shape[:2]
+    # tiles come in steps of 4/3 to 2, so the estimate is within about 30%; an unscaled crop
+    # (the common case) is always tried
+    factors = {0.72, 0.85, 1.0, 1.18, 1.4}
+    if 0.5 <= 1 / est <= 2:
+        factors.add(round(1 / est, 4))
+    qw, qh = q.image.width * est * rc, q.image.height * est * rc  # as the tiles predict, small px
+    d = max(1.0, min(qw, qh) / COARSE_QUERY_PX)
+    image = _shrunk(pixels, d)
+    Hd, Wd = image.shape[:2]
+    dy, dx = H / Hd, W / Wd  # pixels per working pixel
+    qw, qh = qw / dx, qh / dy
+    scales = sorted(f for f in factors if qh * f <= Hd and qw * f <= Wd and min(qh, qw) * f >= 6)
+    if not scales:
+        return None
+    qsmall = resize_pixels(q.small if min(q.small.shape[:2]) >= min(qw, qh) else q.image.pixels,
+                           max(1, round(qw)), max(1, round(qh)))
+    # where the tiles put the query, with room for their errors of place and scale
+    cx, cy = (pred[0] + pred[2] / 2) * rc / dx, (pred[1] + pred[3] / 2) * rc / dy
+    reach = NEAR_TILES * max(qw, qh) * scales[-1]
+    x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
+    x1, y1 = min(Wd, int(cx + reach) + 1), min(Hd, int(cy + reach) + 1)
+    if y1 - y0 < qh * scales[-1] or x1 - x0 < qw * scales[-1]:
+        x0, y0, x1, y1 = 0, 0, Wd, Hd  # the prediction is off the picture: look everywhere
+    mx, my, mw, mh = find_crop(image[y0:y1, x0:x1], qsmall, top_k=1, scales=scales, coarse_to_fine=False)[0].box
+    return (mx + x0) * dx, (my + y0) * dy, mw * dx, mh * dy
+
+
+def _locate_fine(q: PreparedQuery, pixels: np.ndarray, found: tuple[float, float, float, float]
+                 ) -> tuple[tuple[int, int, int, int], float, float]:
+    """The box ``found`` by :func:`_locate_coarse`, to a few percent of scale and to a pixel
+    of a working size where the box is at most FINE_PX pixels on its shorter side. Returns the
+    box in ``pixels``, the scale found (``pixels`` per query pixel) and how many ``pixels`` a
+    working pixel spans (the box's uncertainty)."""
+    from lookalike.models.ops.crop import find_crop
+
+    H, W = pixels.shape[:2]
+    x, y, w, h = found
+    pad = 0.12 * max(w, h) + 2
+    x0, y0 = max(0, int(x - pad)), max(0, int(y - pad))
+    x1, y1 = min(W, int(x + w + pad) + 1), min(H, int(y + h + pad) + 1)
+    d = max(1.0, min(w, h) / FINE_PX)
+    area = _shrunk(pixels[y0:y1, x0:x1], d)
+    dy, dx = (y1 - y0) / area.shape[0], (x1 - x0) / area.shape[1]
+    # the query shrunk once to a little over the size found: find_crop then only resizes it a little
+    tw, th = max(1, round(w / dx * 1.1)), max(1, round(h / dy * 1.1))
+    src = resize_pixels(q.image.pixels, tw, th) if tw < q.image.pixels.shape[1] else q.image.pixels
+    per_src = w / dx / src.shape[1]  # working pixels per src pixel, as found
+    fine = [per_src * f for f in FINE_SCALES
+            if src.shape[0] * per_src * f <= area.shape[0] and src.shape[1] * per_src * f <= area.shape[1]
+            and min(src.shape[:2]) * per_src * f >= 6]
+    if not fine:
+        box = (int(round(x)), int(round(y)), max(1, int(round(w))), max(1, int(round(h))))
+        return box, w / q.image.width, dx
+    m = find_crop(area, src, top_k=1, scales=fine, coarse_to_fine=False)[0]
+    mx, my, mw, mh = m.box
+    box = (int(round(x0 + mx * dx)), int(round(y0 + my * dy)), max(1, int(round(mw * dx))), max(1, int(round(mh * dy))))
+    return box, m.scale * dx * src.shape[1] / q.image.width, max(dx, dy)
+
+
+def _locate_full(q: PreparedQuery, full: LoadedImage, box: Box, s_orig: float, unscaled: bool, pad: float) -> Box:
+    """``box`` (original pixels, from small pixels) refined on the candidate decoded at full
+    size: within ``pad`` pixels, at the scale found (exactly 1 for an unscaled crop)."""
+    from lookalike.models.ops.crop import find_crop
+
+    sf = full.scale
+    pad = pad + (0 if unscaled else 0.03 * max(box[2], box[3]))
+    bx, by, bw, bh = box
+    ax0, ay0 = max(0, int((bx - pad) * sf)), max(0, int((by - pad) * sf))
+    ax1 = min(full.pixels.shape[1], int((bx + bw + pad) * sf) + 1)
+    ay1 = min(full.pixels.shape[0], int((by + bh + pad) * sf) + 1)
+    area = full.pixels[ay0:ay1, ax0:ax1]
+    qfull = q.image.pixels
+    cands = {1.0} if unscaled and sf == 1.0 else {round(s_orig * f * sf, 4) for f in (0.98, 1.0, 1.02)}
+    cands = sorted(c for c in cands if qfull.shape[0] * c <= area.shape[0] and qfull.shape[1] * c <= area.shape[1])
+    if not cands:
+        return box
+    fx, fy, fw, fh = find_crop(area, qfull, top_k=1, scales=cands, coarse_to_fine=False)[0].box
+    return full.box_to_original((fx + ax0, fy + ay0, fw, fh))

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 #: Beyond this many whole images, a segment of image vectors is HNSW instead of flat.
 APPROXIMATE_IMAGES = 200_000
 #: Beyond this many searchable tiles, a segment of tile hashes is a binary IVF instead of flat.
-APPROXIMATE_REGIONS = 3_000_000
+APPROXIMATE_REGIONS = 250_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_SEARCH = 128
 IVF_NPROBE = 48

@@ -23,6 +23,7 @@ from ..tensors import as_chw
 
 _FLAT = 1e-9  # variance (per pixel, [0, 1] units) below which a window or crop is flat
 _COARSE_MIN_SIDE = 12  # a crop is not shrunk below this many pixels on its shorter side
+_DIRECT_WORK = 200_000  # positions x crop pixels up to which direct convolution beats the FFT (float64)
 
 
 @dataclass(frozen=True)
@@ -62,32 +63,50 @@ def _window_sums(ii: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return ii[:, h:, w:] - ii[:, :-h, w:] - ii[:, h:, :-w] + ii[:, :-h, :-w]
 
 
+def _fft_size(n: int) -> int:
+    """The smallest length >= ``n`` whose only prime factors are 2, 3 and 5 (fast FFT sizes)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p3 = 1
+    while p3 < best:
+        p35 = p3
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 5
+        p3 *= 3
+    return best
+
+
 class _Prepared:
     """An image in float64 with what every crop size reuses: integral images of x and x^2 and
-    the spectrum (computed on first use)."""
+    the spectrum (computed on first use, zero-padded to fast FFT sizes)."""
 
     def __init__(self, image: torch.Tensor) -> None:
         self.x = image.to(torch.float64)
         self.ii1 = _integral(self.x)
         self.ii2 = _integral(self.x * self.x)
+        self.fft_shape = (_fft_size(self.x.shape[1]), _fft_size(self.x.shape[2]))
         self._spectrum: torch.Tensor | None = None
 
     def spectrum(self) -> torch.Tensor:
         if self._spectrum is None:
-            self._spectrum = torch.fft.rfft2(self.x)
+            self._spectrum = torch.fft.rfft2(self.x, s=self.fft_shape)
         return self._spectrum
 
 
 def _correlate(img: _Prepared, kernel: torch.Tensor) -> torch.Tensor:
     """Valid cross-correlation of the image (C, H, W) with (C, h, w), summed over channels:
-    direct convolution for tiny outputs or kernels, FFT otherwise."""
+    direct convolution for tiny kernels or little work, FFT otherwise."""
     c, H, W = img.x.shape
     _, h, w = kernel.shape
-    if (H - h + 1) * (W - w + 1) <= 64 or h * w <= 16:
+    if (H - h + 1) * (W - w + 1) * h * w <= _DIRECT_WORK or h * w <= 16:
         return F.conv2d(img.x[None], kernel[None])[0, 0]
-    fk = torch.fft.rfft2(torch.flip(kernel, (1, 2)), s=(H, W))
-    full = torch.fft.irfft2((img.spectrum() * fk).sum(0), s=(H, W))
-    return full[h - 1:, w - 1:]
+    # zero padding beyond (H, W) leaves the valid part of the circular correlation as it is
+    fk = torch.fft.rfft2(torch.flip(kernel, (1, 2)), s=img.fft_shape)
+    full = torch.fft.irfft2((img.spectrum() * fk).sum(0), s=img.fft_shape)
+    return full[h - 1:H, w - 1:W]
 
 
 def ncc_map(image: torch.Tensor, crop: torch.Tensor) -> torch.Tensor:

@@ -175,3 +175,26 @@ def test_low_information_images_do_not_match(tmp_path):
         hits = ix.search(d / "blank1.png")
         assert hits and not any(h.match for h in hits)
         assert ix.duplicates().groups == []
+
+
+def test_region_boxes_on_draft_pixels_and_exact(tmp_path, make_scene):
+    """Candidates are located on draft-decoded pixels: an unscaled crop's box is still exact
+    (it is refined at full size), a rescaled crop's is within a few pixels, and ``exact``
+    refines it at full size too."""
+    d = tmp_path / "big"
+    d.mkdir()
+    for i in range(4):
+        make_scene(3100 + i, (1200, 900)).save(d / f"b{i}.jpg", quality=92)
+    src = Image.open(d / "b2.jpg")
+    unscaled = src.crop((310, 205, 310 + 360, 205 + 270))
+    truth = (500, 380, 400, 300)
+    rescaled = src.crop((500, 380, 900, 680)).resize((320, 240), Image.Resampling.LANCZOS)
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.add([d], workers=1)
+        top = ix.search(unscaled, k=1)[0]
+        assert top.path.endswith("b2.jpg") and top.match and top.kind == "region"
+        assert top.box == (310, 205, 360, 270)
+        for exact in (False, True):
+            top = ix.search(rescaled, k=1, exact=exact)[0]
+            assert top.path.endswith("b2.jpg") and top.match and top.kind == "region"
+            assert max(abs(a - b) for a, b in zip(top.box, truth)) <= (3 if exact else 6), (exact, top.box)
