@@ -29,8 +29,8 @@ def search_command(
     ),
     exact: bool = typer.Option(
         False, "--exact",
-        help="Locate every region hit on the full-size pixels (slower). By default boxes come from draft-decoded "
-             "pixels, within a pixel or two, and an unscaled crop's box is exact anyway.",
+        help="Locate every region hit on the full-size pixels (slower). By default a rescaled region's box comes from "
+             "draft-decoded pixels, within about 1% of its size; an unscaled crop's box is exact either way.",
     ),
     weights: Path | None = WeightsOption,
     device: str = DeviceOption,

@@ -5,8 +5,11 @@
 2. Region candidates come from ``regions.faiss``: the query's square windows are hashed and
    matched against tile hashes; each candidate image gets a predicted box.
 3. Region candidates are refined with :func:`lookalike.models.find_crop` on the candidate's
-   pixels (exact to the pixel for an unscaled crop) and re-scored with the descriptor of the
-   refined box, so every score means the same thing whatever produced it.
+   draft-decoded pixels, first near the predicted box over a range of scales, then to a few
+   percent of scale, each at a working size that keeps a candidate's cost flat; an unscaled
+   crop (or any, with ``exact``) is refined once more at full size, exact to the pixel. The
+   refined box is re-scored with the descriptor, so every score means the same thing
+   whatever produced it.
 4. A hit is a ``match`` when its score reaches the threshold and the upright query beats its
    own rotations, mirrors and channel swaps on that hit (the orientation check).
 """
@@ -262,11 +265,11 @@ class Searcher:
     def _refine(self, q: PreparedQuery, image_id: int, path: str, pred: tuple[float, float, float, float],
                 min_score: float, exact: bool) -> _Candidate | None:
         """Locate the query in a candidate on small, draft-decoded pixels: over a range of
-        scales at half their size near where the tiles put it, then to a few percent of scale
-        around that spot. Promising candidates go to full size when the box can be pixel-exact
-        there (an unscaled crop), when it is too small to describe on small pixels, or whenever
-        ``exact`` asks for it; elsewhere the small box stands (within a pixel or two of the
-        full-size one)."""
+        scales near where the tiles put it (:func:`_locate_coarse`), then to a few percent of
+        scale around that spot (:func:`_locate_fine`). Promising candidates go to full size when
+        the box can be pixel-exact there (an unscaled crop), when it is too small to describe on
+        small pixels, or whenever ``exact`` asks for it; elsewhere the small box stands (within
+        about 1% of its size of the full-size one)."""
         try:
             small = _at_most(load_image(path, min_side=COARSE_SIDE), COARSE_SIDE)
         except ImageLoadError as exc:
