@@ -210,7 +210,7 @@ class Searcher:
             order += [(i, p) for i, p in self._embedded_region_candidates(q, EMBEDDED_REGION_CANDIDATES)
                       if i not in taken]
         meta.update(self.catalog.images_by_id([i for i, _ in order if i not in meta]))
-        todo = []
+        out = []
         for image_id, pred in order:
             if image_id not in meta:
                 continue
@@ -220,9 +220,10 @@ class Searcher:
                 continue
             if pred[2] * pred[3] >= WHOLE_SHARE * w * h:
                 continue
-            todo.append((image_id, path, pred))
-        found = [self._refine(q, *t, min_score, exact) for t in todo]
-        return [c for c in found if c is not None]
+            cand = self._refine(q, image_id, path, pred, min_score, exact)
+            if cand is not None:
+                out.append(cand)
+        return out
 
     def _embedded_region_candidates(self, q: PreparedQuery, m: int) -> list[tuple[int, tuple[float, float, float, float]]]:
         """Images whose tiles' embeddings are nearest the query's windows, best first, each with

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from lookalike.indexer.descriptor import (
-    DESCRIPTOR_DIM, describe_boxes, dihedral_variants,
+    DESCRIPTOR_DIM, channel_variants, describe_boxes, dihedral_variants,
 )
 from lookalike.indexer.fusion import GRID_ORIENTATION_MARGIN, orientation_excess, orientation_needs
 
@@ -108,3 +108,18 @@ def test_dark_star_field_is_informative():
     ys, xs = rng.integers(0, 300, 1500), rng.integers(0, 400, 1500)
     a[ys, xs] = rng.integers(60, 255, (1500, 1))
     assert not _whole(a).low_info[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 700), st.integers(1, 700), st.integers(0, 2**31))
+def test_channel_variants_are_the_descriptors_of_reordered_pixels(w, h, seed):
+    """channel_variants resamples once and reorders channels after: bit for bit what describing
+    each channel order of the original pixels gives."""
+    from lookalike.models.orientation import CHANNEL_ORDERS, channel_order
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    whole = np.array([[0, 0, w, h]])
+    want = np.stack([describe_boxes(np.ascontiguousarray(channel_order(pixels, k)), w, h, whole).vectors
+                     for k in range(1, len(CHANNEL_ORDERS))])
+    assert np.array_equal(channel_variants(pixels, w, h, whole), want)

@@ -75,3 +75,17 @@ def test_rescaled_crop_found_with_scales(device):
     m = find_crop(img, small, scales=[1.0, 1.25, 1.5], device=device)[0]
     assert m.scale == 1.25
     assert abs(m.box[0] - 100) <= 2 and abs(m.box[1] - 50) <= 2
+
+
+def test_fft_sizes_are_the_smallest_5_smooth_lengths():
+    from lookalike.models.ops.crop import _fft_size
+
+    def smooth(m):
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        return m == 1
+
+    for n in range(1, 2100):
+        f = _fft_size(n)
+        assert f >= n and smooth(f) and not any(smooth(m) for m in range(n, f)), n
