@@ -55,10 +55,12 @@ COARSE_QUERY_SIDE = 96
 #: centre the tiles predict (their place is off by a third of a tile at most, their scale by 30%).
 NEAR_TILES = 1.0
 #: Of the candidates scoring within COARSE_SLACK of the threshold, those found at a scale within
-#: this of 1 (an unscaled crop: its box can be exact to the pixel), or smaller than
-#: FULL_SIZE_BELOW small pixels, are refined again at full size.
+#: FULL_SIZE_SCALE of 1 (an unscaled crop: its box can be exact to the pixel), smaller than
+#: FULL_SIZE_BELOW small pixels, or scoring within FULL_SIZE_NEAR of the threshold (where a
+#: pixel of the small box can decide) are refined again at full size.
 COARSE_SLACK = 0.12
 FULL_SIZE_SCALE = 0.04
+FULL_SIZE_NEAR = 0.04
 #: Scales tried around the one found, on small pixels, before the box is scored.
 FINE_SCALES = (0.92, 0.96, 1.0, 1.04, 1.08)
 #: The first location runs where the query (as the tiles predict it) is this many pixels on its
@@ -269,7 +271,7 @@ class Searcher:
         scales near where the tiles put it (:func:`_locate_coarse`), then to a few percent of
         scale around that spot (:func:`_locate_fine`). Promising candidates go to full size when
         the box can be pixel-exact there (an unscaled crop), when it is too small to describe on
-        small pixels, or whenever ``exact`` asks for it; elsewhere the small box stands (within
+        small pixels, when its score is near the threshold, or whenever ``exact`` asks for it; elsewhere the small box stands (within
         about 1% of its size of the full-size one)."""
         try:
             small = _at_most(load_image(path, min_side=COARSE_SIDE), COARSE_SIDE)
@@ -285,7 +287,8 @@ class Searcher:
         score, margin, informative = self._score_box(q, small, box)
         s_orig = per_q / rc  # query original px -> candidate original px
         unscaled = abs(s_orig - 1.0) < FULL_SIZE_SCALE
-        if score < min_score - COARSE_SLACK or not (exact or unscaled or min(box_small[2:]) < FULL_SIZE_BELOW):
+        borderline = abs(score - min_score) < FULL_SIZE_NEAR
+        if score < min_score - COARSE_SLACK or not (exact or unscaled or borderline or min(box_small[2:]) < FULL_SIZE_BELOW):
             return _Candidate(image_id, score, box, informative and score >= min_score and margin >= 0, "region")
         try:
             full = load_image(path)
