@@ -14,7 +14,7 @@ whose true box is near uniform (its detail, the descriptor's ``info``, below
 LOW_INFO_THRESHOLD: a patch of sky, a blank margin, an empty corner of a star field) is left
 out and counted: nothing can tell where such a patch came from, and it is never a match.
 
-Usage: python bench/crops.py [--limit N] [--workers 2] [--no-peer]
+Usage: python bench/crops.py [--limit N] [--workers 2] [--no-peer] [--misses]
        python bench/crops.py --categories all|photos,stars,... [--per 8] [--split tune|held-out|all]
 """
 
@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--categories", default="", help="'all' or a comma list (bench/categories.py)")
     ap.add_argument("--per", type=int, default=8)
     ap.add_argument("--split", choices=["tune", "held-out", "all"], default="all")
+    ap.add_argument("--misses", action="store_true", help="list every crop that failed, with its top hit")
     args = ap.parse_args()
     from lookalike.indexer import Index
     from lookalike.indexer.descriptor import describe_boxes
@@ -155,6 +156,15 @@ def main() -> None:
         peer_rate = f"{np.mean([peer[q[0]] for q in sel]):.3f}" if peer else "-"
         rows.append([label, str(len(sel)), f"{rate:.3f}", f"{first / len(sel):.3f}",
                      f"{median(ious):.3f}" if ious else "-", peer_rate])
+    if args.misses:
+        for path, src, box, rescale in queries:
+            hits = results[path]
+            top = hits[0] if hits else None
+            if top and top[0] == src_paths[src] and top[1] and iou(top[3], box) >= 0.5:
+                continue
+            print(f"miss {category[src]} {'rescaled' if rescale else 'unscaled'} true {tuple(box)}: "
+                  + (f"{'source' if top[0] == src_paths[src] else 'other'} box {tuple(top[3])} score {top[2]:.3f} "
+                     f"match {top[1]}" if top else "no hit"))
     print(f"crop protocol on {len(paths)} pictures, {len(queries)} crops")
     if uniform:
         print("near-uniform crops left out: " + ", ".join(f"{c} {n}" for c, n in uniform.items()))

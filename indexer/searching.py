@@ -68,6 +68,8 @@ FINE_SCALES = (0.92, 0.96, 1.0, 1.04, 1.08)
 #: same whatever its size.
 COARSE_QUERY_PX = 32
 FINE_PX = 96
+#: Places the first location keeps for the second to refine.
+COARSE_PLACES = 2
 FULL_SIZE_BELOW = 48
 #: With an embedder, this many more images (nearest by tile embeddings) are refined.
 EMBEDDED_REGION_CANDIDATES = 4
@@ -280,9 +282,10 @@ class Searcher:
             return None
         rc = small.scale  # small candidate pixels per original pixel
         found = _locate_coarse(q, small.pixels, pred, rc)
-        if found is None:
+        if not found:
             return None
-        box_small, per_q, spread = _locate_fine(q, small.pixels, found)  # per_q: small px per query px
+        # the best of the coarse places once refined (repetitive content can fool the coarse step)
+        _, box_small, per_q, spread = max((_locate_fine(q, small.pixels, f) for f in found), key=lambda r: r[0])
         box = small.box_to_original(box_small)
         score, margin, informative = self._score_box(q, small, box)
         s_orig = per_q / rc  # query original px -> candidate original px
@@ -320,12 +323,12 @@ def _shrunk(pixels: np.ndarray, d: float) -> np.ndarray:
 
 
 def _locate_coarse(q: PreparedQuery, pixels: np.ndarray, pred: tuple[float, float, float, float], rc: float
-                   ) -> tuple[float, float, float, float] | None:
-    """Where the query is in ``pixels`` (a candidate decoded small, ``rc`` of its pixels per
+                   ) -> list[tuple[float, float, float, float]]:
+    """Where the query may be in ``pixels`` (a candidate decoded small, ``rc`` of its pixels per
     original pixel), over the scales the tiles' estimate leaves open, near their predicted box
     ``pred`` (original pixels). Searched where the query is about COARSE_QUERY_PX pixels on its
-    shorter side. Returns ``(x, y, w, h)`` in ``pixels`` (fractional), or None when the query
-    cannot fit."""
+    shorter side. Returns the COARSE_PLACES best places ``(x, y, w, h)`` in ``pixels``
+    (fractional), none when the query cannot fit."""
     from lookalike.models.ops.crop import find_crop  # torch is only imported when refining
 
     est = pred[2] / q.image.width  # size of the query in the candidate, original pixels
@@ -343,7 +346,7 @@ def _locate_coarse(q: PreparedQuery, pixels: np.ndarray, pred: tuple[float, floa
     qw, qh = qw / dx, qh / dy
     scales = sorted(f for f in factors if qh * f <= Hd and qw * f <= Wd and min(qh, qw) * f >= 6)
     if not scales:
-        return None
+        return []
     qsmall = resize_pixels(q.small if min(q.small.shape[:2]) >= min(qw, qh) else q.image.pixels,
                            max(1, round(qw)), max(1, round(qh)))
     # where the tiles put the query, with room for their errors of place and scale
@@ -353,16 +356,16 @@ def _locate_coarse(q: PreparedQuery, pixels: np.ndarray, pred: tuple[float, floa
     x1, y1 = min(Wd, int(cx + reach) + 1), min(Hd, int(cy + reach) + 1)
     if y1 - y0 < qh * scales[-1] or x1 - x0 < qw * scales[-1]:
         x0, y0, x1, y1 = 0, 0, Wd, Hd  # the prediction is off the picture: look everywhere
-    mx, my, mw, mh = find_crop(image[y0:y1, x0:x1], qsmall, top_k=1, scales=scales, coarse_to_fine=False)[0].box
-    return (mx + x0) * dx, (my + y0) * dy, mw * dx, mh * dy
+    found = find_crop(image[y0:y1, x0:x1], qsmall, top_k=COARSE_PLACES, scales=scales, coarse_to_fine=False)
+    return [((mx + x0) * dx, (my + y0) * dy, mw * dx, mh * dy) for mx, my, mw, mh in (m.box for m in found)]
 
 
 def _locate_fine(q: PreparedQuery, pixels: np.ndarray, found: tuple[float, float, float, float]
-                 ) -> tuple[tuple[int, int, int, int], float, float]:
+                 ) -> tuple[float, tuple[int, int, int, int], float, float]:
     """The box ``found`` by :func:`_locate_coarse`, to a few percent of scale and to a pixel
     of a working size where the box is at most FINE_PX pixels on its shorter side. Returns the
-    box in ``pixels``, the scale found (``pixels`` per query pixel) and how many ``pixels`` a
-    working pixel spans (the box's uncertainty)."""
+    NCC there, the box in ``pixels``, the scale found (``pixels`` per query pixel) and how many
+    ``pixels`` a working pixel spans (the box's uncertainty)."""
     from lookalike.models.ops.crop import find_crop
 
     H, W = pixels.shape[:2]
@@ -382,11 +385,11 @@ def _locate_fine(q: PreparedQuery, pixels: np.ndarray, found: tuple[float, float
             and min(src.shape[:2]) * per_src * f >= 6]
     if not fine:
         box = (int(round(x)), int(round(y)), max(1, int(round(w))), max(1, int(round(h))))
-        return box, w / q.image.width, dx
+        return -1.0, box, w / q.image.width, dx
     m = find_crop(area, src, top_k=1, scales=fine, coarse_to_fine=False)[0]
     mx, my, mw, mh = m.box
     box = (int(round(x0 + mx * dx)), int(round(y0 + my * dy)), max(1, int(round(mw * dx))), max(1, int(round(mh * dy))))
-    return box, m.scale * dx * src.shape[1] / q.image.width, max(dx, dy)
+    return m.score, box, m.scale * dx * src.shape[1] / q.image.width, max(dx, dy)
 
 
 def _locate_full(q: PreparedQuery, full: LoadedImage, box: Box, s_orig: float, unscaled: bool, pad: float) -> Box:
