@@ -5,7 +5,7 @@
 2. Region candidates come from ``regions.faiss``: the query's square windows are hashed and
    matched against tile hashes; each candidate image gets a predicted box.
 3. Region candidates are refined with :func:`lookalike.models.find_crop` on the candidate's
-   draft-decoded pixels, first near the predicted box over a range of scales, then to a few
+   draft-decoded pixels, first over the range of scales the predicted box leaves open, then to a few
    percent of scale, each at a working size that keeps a candidate's cost flat; an unscaled
    crop (or any, with ``exact``) is refined once more at full size, exact to the pixel. The
    refined box is re-scored with the descriptor, so every score means the same thing
@@ -51,9 +51,6 @@ WHOLE_SHARE = 0.8
 COARSE_SIDE = 256
 #: ...with the query at most this many pixels on its shorter side...
 COARSE_QUERY_SIDE = 96
-#: The query is looked for within this many of its sides (at the largest scale tried) of the
-#: centre the tiles predict (their place is off by a third of a tile at most, their scale by 30%).
-NEAR_TILES = 1.0
 #: Of the candidates scoring within COARSE_SLACK of the threshold, those found at a scale within
 #: FULL_SIZE_SCALE of 1 (an unscaled crop: its box can be exact to the pixel), smaller than
 #: FULL_SIZE_BELOW small pixels, or scoring within FULL_SIZE_NEAR of the threshold (where a
@@ -270,7 +267,7 @@ class Searcher:
     def _refine(self, q: PreparedQuery, image_id: int, path: str, pred: tuple[float, float, float, float],
                 min_score: float, exact: bool) -> _Candidate | None:
         """Locate the query in a candidate on small, draft-decoded pixels: over a range of
-        scales near where the tiles put it (:func:`_locate_coarse`), then to a few percent of
+        scales (:func:`_locate_coarse`), then to a few percent of
         scale around that spot (:func:`_locate_fine`). Promising candidates go to full size when
         the box can be pixel-exact there (an unscaled crop), when it is too small to describe on
         small pixels, when its score is near the threshold, or whenever ``exact`` asks for it; elsewhere the small box stands (within
@@ -325,8 +322,8 @@ def _shrunk(pixels: np.ndarray, d: float) -> np.ndarray:
 def _locate_coarse(q: PreparedQuery, pixels: np.ndarray, pred: tuple[float, float, float, float], rc: float
                    ) -> list[tuple[float, float, float, float]]:
     """Where the query may be in ``pixels`` (a candidate decoded small, ``rc`` of its pixels per
-    original pixel), over the scales the tiles' estimate leaves open, near their predicted box
-    ``pred`` (original pixels). Searched where the query is about COARSE_QUERY_PX pixels on its
+    original pixel), over the scales that the tiles' predicted box ``pred`` (original pixels)
+    leaves open. Searched where the query is about COARSE_QUERY_PX pixels on its
     shorter side. Returns the COARSE_PLACES best places ``(x, y, w, h)`` in ``pixels``
     (fractional), none when the query cannot fit."""
     from lookalike.models.ops.crop import find_crop  # torch is only imported when refining
@@ -349,15 +346,10 @@ def _locate_coarse(q: PreparedQuery, pixels: np.ndarray, pred: tuple[float, floa
         return []
     qsmall = resize_pixels(q.small if min(q.small.shape[:2]) >= min(qw, qh) else q.image.pixels,
                            max(1, round(qw)), max(1, round(qh)))
-    # where the tiles put the query, with room for their errors of place and scale
-    cx, cy = (pred[0] + pred[2] / 2) * rc / dx, (pred[1] + pred[3] / 2) * rc / dy
-    reach = NEAR_TILES * max(qw, qh) * scales[-1]
-    x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
-    x1, y1 = min(Wd, int(cx + reach) + 1), min(Hd, int(cy + reach) + 1)
-    if y1 - y0 < qh * scales[-1] or x1 - x0 < qw * scales[-1]:
-        x0, y0, x1, y1 = 0, 0, Wd, Hd  # the prediction is off the picture: look everywhere
-    found = find_crop(image[y0:y1, x0:x1], qsmall, top_k=COARSE_PLACES, scales=scales, coarse_to_fine=False)
-    return [((mx + x0) * dx, (my + y0) * dy, mw * dx, mh * dy) for mx, my, mw, mh in (m.box for m in found)]
+    # the whole picture: at this size it is small, and on repetitive content the tiles' place
+    # can be wrong where their scale is right
+    found = find_crop(image, qsmall, top_k=COARSE_PLACES, scales=scales, coarse_to_fine=False)
+    return [(mx * dx, my * dy, mw * dx, mh * dy) for mx, my, mw, mh in (m.box for m in found)]
 
 
 def _locate_fine(q: PreparedQuery, pixels: np.ndarray, found: tuple[float, float, float, float]
