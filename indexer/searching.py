@@ -59,14 +59,16 @@ COARSE_SLACK = 0.12
 FULL_SIZE_SCALE = 0.04
 FULL_SIZE_NEAR = 0.04
 #: Scales tried around the one found, on small pixels, before the box is scored.
-FINE_SCALES = (0.92, 0.96, 1.0, 1.04, 1.08)
+FINE_SCALES = (0.88, 0.94, 1.0, 1.06, 1.12)
 #: The first location runs where the query (as the tiles predict it) is this many pixels on its
 #: shorter side, the second where the box found is at most FINE_PX: a candidate costs about the
 #: same whatever its size.
-COARSE_QUERY_PX = 32
+COARSE_QUERY_PX = 40
 FINE_PX = 96
 #: Places the first location keeps for the second to refine.
 COARSE_PLACES = 2
+#: A refined place whose NCC reaches this is taken without looking at the next.
+SURE_NCC = 0.9
 FULL_SIZE_BELOW = 48
 #: With an embedder, this many more images (nearest by tile embeddings) are refined.
 EMBEDDED_REGION_CANDIDATES = 4
@@ -281,8 +283,15 @@ class Searcher:
         found = _locate_coarse(q, small.pixels, pred, rc)
         if not found:
             return None
-        # the best of the coarse places once refined (repetitive content can fool the coarse step)
-        _, box_small, per_q, spread = max((_locate_fine(q, small.pixels, f) for f in found), key=lambda r: r[0])
+        # the coarse places in turn, until one refines to a sure location (repetitive content
+        # can fool the coarse step); the best is kept
+        best = None
+        for f in found:
+            r = _locate_fine(q, small.pixels, f)
+            best = r if best is None or r[0] > best[0] else best
+            if r[0] >= SURE_NCC:
+                break
+        _, box_small, per_q, spread = best
         box = small.box_to_original(box_small)
         score, margin, informative = self._score_box(q, small, box)
         s_orig = per_q / rc  # query original px -> candidate original px
