@@ -42,6 +42,8 @@ APPROXIMATE_REGIONS = 250_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_SEARCH = 128
 IVF_NPROBE = 48
+IVF_TRAIN_PER_CELL = 40
+IVF_TRAIN_ITERATIONS = 10
 
 
 def build_image_index(vectors: np.ndarray, dim: int, approximate_above: int = APPROXIMATE_IMAGES) -> faiss.Index:
@@ -65,10 +67,14 @@ def build_region_index(hashes: np.ndarray, bits: int, approximate_above: int = A
     ``approximate_above``."""
     n = len(hashes)
     if n > approximate_above:
-        nlist = int(max(1, min(4096, 4 * np.sqrt(n), n // 39 or 1)))
+        # about sqrt(n) cells, trained on IVF_TRAIN_PER_CELL hashes each for IVF_TRAIN_ITERATIONS
+        # rounds: on 600k tile hashes, 1.7 s of training where 4 sqrt(n) cells, 64 hashes each
+        # and 25 rounds took 68 s, with recall@16 against exact search 0.971 against 0.964
+        nlist = int(max(1, min(4096, np.sqrt(n), n // IVF_TRAIN_PER_CELL)))
         index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, nlist)
+        index.cp.niter = IVF_TRAIN_ITERATIONS
         rng = np.random.default_rng(0)
-        sample = hashes[rng.choice(n, size=min(n, nlist * 64), replace=False)]
+        sample = hashes[rng.choice(n, size=min(n, nlist * IVF_TRAIN_PER_CELL), replace=False)]
         index.train(np.ascontiguousarray(sample, np.uint8))
         index.nprobe = min(nlist, IVF_NPROBE)
     else:
