@@ -30,7 +30,7 @@ def search_command(
     exact: bool = typer.Option(
         False, "--exact",
         help="Locate every region hit on the full-size pixels (slower). By default a rescaled region's box comes from "
-             "draft-decoded pixels, within about 1% of its size; an unscaled crop's box is exact either way.",
+             "draft-decoded pixels, within about 3% of its size; an unscaled crop's box is exact either way.",
     ),
     weights: Path | None = WeightsOption,
     device: str = DeviceOption,

@@ -274,7 +274,7 @@ class Searcher:
         scale around that spot (:func:`_locate_fine`). Promising candidates go to full size when
         the box can be pixel-exact there (an unscaled crop), when it is too small to describe on
         small pixels, when its score is near the threshold, or whenever ``exact`` asks for it; elsewhere the small box stands (within
-        about 1% of its size of the full-size one)."""
+        about 3% of its size of the full-size one)."""
         try:
             small = _at_most(load_image(path, min_side=COARSE_SIDE), COARSE_SIDE)
         except ImageLoadError as exc:

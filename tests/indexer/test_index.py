@@ -179,7 +179,7 @@ def test_low_information_images_do_not_match(tmp_path):
 
 def test_region_boxes_on_draft_pixels_and_exact(tmp_path, make_scene):
     """Candidates are located on draft-decoded pixels: an unscaled crop's box is still exact
-    (it is refined at full size), a rescaled crop's is within a few pixels, and ``exact``
+    (it is refined at full size), a rescaled crop's is within 3% of its size, and ``exact``
     refines it at full size too."""
     d = tmp_path / "big"
     d.mkdir()
@@ -197,4 +197,5 @@ def test_region_boxes_on_draft_pixels_and_exact(tmp_path, make_scene):
         for exact in (False, True):
             top = ix.search(rescaled, k=1, exact=exact)[0]
             assert top.path.endswith("b2.jpg") and top.match and top.kind == "region"
-            assert max(abs(a - b) for a, b in zip(top.box, truth)) <= (3 if exact else 6), (exact, top.box)
+            # draft pixels: within the fine step's half (3% of the size); full size: 3 pixels
+            assert max(abs(a - b) for a, b in zip(top.box, truth)) <= (3 if exact else 0.03 * 400), (exact, top.box)
