@@ -49,7 +49,7 @@ MAX_REGION_HAMMING = round(TILE_HASH_BITS * 100 / 256)
 WHOLE_SHARE = 0.8
 #: Candidates are first located on images decoded at about this shorter side...
 COARSE_SIDE = 256
-#: ...with the query at most this many pixels on its shorter side...
+#: The query shrunk to this shorter side once: the source of the first location's small templates.
 COARSE_QUERY_SIDE = 96
 #: Of the candidates scoring within COARSE_SLACK of the threshold, those found at a scale within
 #: FULL_SIZE_SCALE of 1 (an unscaled crop: its box can be exact to the pixel), smaller than
@@ -58,6 +58,7 @@ COARSE_QUERY_SIDE = 96
 COARSE_SLACK = 0.12
 FULL_SIZE_SCALE = 0.04
 FULL_SIZE_NEAR = 0.04
+FULL_SIZE_BELOW = 48
 #: Scales tried around the one found, on small pixels, before the box is scored.
 FINE_SCALES = (0.88, 0.94, 1.0, 1.06, 1.12)
 #: The first location runs where the query (as the tiles predict it) is this many pixels on its
@@ -70,7 +71,6 @@ FINE_PX = 128
 COARSE_PLACES = 2
 #: A refined place whose NCC reaches this is taken without looking at the next.
 SURE_NCC = 0.9
-FULL_SIZE_BELOW = 48
 #: With an embedder, this many more images (nearest by tile embeddings) are refined.
 EMBEDDED_REGION_CANDIDATES = 4
 
@@ -270,11 +270,11 @@ class Searcher:
     def _refine(self, q: PreparedQuery, image_id: int, path: str, pred: tuple[float, float, float, float],
                 min_score: float, exact: bool) -> _Candidate | None:
         """Locate the query in a candidate on small, draft-decoded pixels: over a range of
-        scales (:func:`_locate_coarse`), then to a few percent of
-        scale around that spot (:func:`_locate_fine`). Promising candidates go to full size when
-        the box can be pixel-exact there (an unscaled crop), when it is too small to describe on
-        small pixels, when its score is near the threshold, or whenever ``exact`` asks for it; elsewhere the small box stands (within
-        about 3% of its size of the full-size one)."""
+        scales (:func:`_locate_coarse`), then to a few percent of scale around that spot
+        (:func:`_locate_fine`). Promising candidates go to full size when the box can be
+        pixel-exact there (an unscaled crop), when it is too small to describe on small pixels,
+        when its score is near the threshold, or whenever ``exact`` asks for it; elsewhere the
+        small box stands (within about 3% of its size of the full-size one)."""
         try:
             small = _at_most(load_image(path, min_side=COARSE_SIDE), COARSE_SIDE)
         except ImageLoadError as exc:
