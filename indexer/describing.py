@@ -27,7 +27,8 @@ from .descriptor import BASE, describe_boxes
 from .errors import ImageLoadError, SkipReason
 from .gridhash import GridHash, hash_vectors
 from .keymatch import KEYPOINT_DECODE_MIN_SIDE, pack_keypoints, picture_keypoints
-from .regions import TILE_FRACTIONS, TILE_HASH_BITS, tile_boxes
+from .regions import TILE_FRACTIONS, tile_boxes
+from .tilecode import tile_code
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def _record(file: ScannedFile, img, keypoints: bool = False) -> ImageRecord:
         hash_hex=GridHash(hashes[0]).hex(),
         info=float(desc.info[0]),
         region_boxes=tiles,
-        region_hashes=hash_vectors(desc.vectors[1:], TILE_HASH_BITS),
+        region_hashes=tile_code().encode(desc.vectors[1:]),
         region_low_info=desc.low_info[1:],
     )
 

@@ -11,6 +11,8 @@ import json
 
 import numpy as np
 
+from .tilecode import TILE_CODE, TILE_CODE_BITS
+
 #: Tile sides as fractions of the image's shorter side (three or more scales, down to 1/4).
 TILE_FRACTIONS = (1.0, 1 / 2, 1 / 3, 1 / 4)
 #: Step between neighbouring tiles, as a fraction of the tile side.
@@ -19,16 +21,15 @@ TILE_STRIDE = 1 / 3
 MIN_TILE = 16
 
 
-#: The tile geometry, recorded in an index's ``meta`` (``tile_scheme``): tiles are not stored box by
-#: box but derived from a picture's size with this scheme, so an index made with another scheme
-#: is refused (re-index needed).
-#: Bits of a tile's hash (the first bits of its GridHash). 64 bits would take a quarter of the
-#: memory but cost crop recall (bench/crops.py: unscaled 0.972 -> 0.892, rescaled 0.969 ->
-#: 0.926 with 162 pictures, and worse as a collection grows): too coarse to rank candidates.
-TILE_HASH_BITS = 256
+#: The tile geometry and the tile code, recorded in an index's ``meta`` (``tile_scheme``): tiles
+#: are not stored box by box but derived from a picture's size with this scheme, so an index made
+#: with another scheme (or another code) is refused (re-index needed).
+#: Bits of a tile's code (indexer/tilecode.py): 128 bits of a fitted projection rank crops as well
+#: as the 256 SimHash bits before them (bench/tilecode.py --compare).
+TILE_HASH_BITS = TILE_CODE_BITS
 TILE_SCHEME = json.dumps({"name": "square-grid-v1", "fractions": [round(f, 6) for f in TILE_FRACTIONS],
-                          "stride": round(TILE_STRIDE, 6), "min_tile": MIN_TILE, "hash_bits": TILE_HASH_BITS},
-                         sort_keys=True)
+                          "stride": round(TILE_STRIDE, 6), "min_tile": MIN_TILE, "hash_bits": TILE_HASH_BITS,
+                          "code": TILE_CODE}, sort_keys=True)
 #: A tile's id in the FAISS files is ``image_id << TILE_ID_BITS | its index in tile_boxes``.
 TILE_ID_BITS = 16
 

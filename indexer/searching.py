@@ -2,8 +2,10 @@
 
 1. Whole-image candidates come from ``images.faiss`` (cosine of descriptors, with a penalty
    when the aspect ratios differ).
-2. Region candidates come from ``regions.faiss``: the query's square windows are hashed and
-   matched against tile hashes; each candidate image gets a predicted box.
+2. Region candidates come from the tile segments: the query's square windows are coded
+   (:mod:`~lookalike.indexer.tilecode`), their nearest tile codes by Hamming distance are
+   re-ranked by the windows' projections against those codes, and each candidate image gets
+   a predicted box.
 3. Region candidates are refined with :func:`lookalike.models.find_crop` on the candidate's
    draft-decoded pixels, first over the range of scales the predicted box leaves open, then to a few
    percent of scale, each at a working size that keeps a candidate's cost flat; an unscaled
@@ -32,8 +34,8 @@ from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, di
 from .errors import ImageLoadError, QueryError
 from .fusion import (FUSED_ORIENTATION_MARGIN, GRID_ORIENTATION_MARGIN, EmbeddingSignal, QueryEmbeddings, embed_query, fuse, orientation_excess,
                      orientation_needs)
-from .gridhash import hash_vectors
 from .regions import TILE_HASH_BITS, search_windows, split_tile_ids
+from .tilecode import tile_code
 from .results import Box, SearchHit
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ class PreparedQuery:
     vector: np.ndarray  # (D,)
     variants: np.ndarray  # (V, D): upright first, then dihedral and channel variants
     windows: np.ndarray  # (n, 4) square windows of the query
-    window_hashes: np.ndarray  # (n, TILE_HASH_BITS // 8)
+    window_projections: np.ndarray  # (n, TILE_HASH_BITS) float32, unit rows (tilecode.TileCode.project)
     info: float
     small: np.ndarray  # (h, w, 3) uint8, the query shrunk for the coarse location step
     same: np.ndarray  # (V - 1,) bool: which variants leave the query's pixels as they are
@@ -107,7 +109,7 @@ def prepare_query(query: ImageSource, embedder=None) -> PreparedQuery:
     wdesc = describe_boxes(img.pixels, img.width, img.height, windows)
     return PreparedQuery(
         path=path, image=img, vector=desc.vectors[0], variants=variants, windows=windows,
-        window_hashes=hash_vectors(wdesc.vectors, TILE_HASH_BITS), info=float(desc.info[0]),
+        window_projections=tile_code().project(wdesc.vectors), info=float(desc.info[0]),
         small=shrink_to_side(img.pixels, COARSE_QUERY_SIDE), same=same_variants(img.pixels),
         embedded=embed_query(embedder, img) if embedder is not None else None,
     )
@@ -205,10 +207,12 @@ class Searcher:
         n = self.region_index.ntotal
         if n == 0:
             return []
-        dist, rids = self.region_index.search(q.window_hashes, min(n, 256))
+        code = tile_code()
+        dist, rids, codes = self.region_index.search_codes(code.pack(q.window_projections), min(n, 256))
         far = dist > MAX_REGION_HAMMING  # not worth refining
-        # nearest tiles first
-        order = self._predicted_boxes(q, q.windows, -dist.astype(np.float64), np.where(far, -1, rids), max(k, 6))
+        # best-fitting tiles first
+        sims = code.asymmetric_scores(q.window_projections, codes).astype(np.float64)
+        order = self._predicted_boxes(q, q.windows, sims, np.where(far, -1, rids), max(k, 6))
         if self.signal is not None:
             taken = {i for i, _ in order}
             order += [(i, p) for i, p in self._embedded_region_candidates(q, EMBEDDED_REGION_CANDIDATES)

@@ -246,31 +246,51 @@ class LoadedFamily:
     def search(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, ids)``, each ``(n, k)``: nearest first (smallest Hamming distance, or
         largest inner product); ``-1`` ids where fewer than ``k`` exist."""
+        d, i, _ = self._search(x, k, False)
+        return d, i
+
+    def search_codes(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A binary family's :meth:`search`, with the codes found: ``(n, k, code bytes) uint8``
+        (zeros where the id is ``-1``)."""
+        if not self.family.binary:
+            raise TypeError("search_codes is for binary families")
+        return self._search(x, k, True)
+
+    def _search(self, x: np.ndarray, k: int, with_codes: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         n = len(x)
         worst = np.iinfo(np.int32).max if self.family.binary else -np.inf
-        dists, ids = [], []
+        dists, ids, codes = [], [], []
         for seg, n_dead in self.parts:
             if seg.ntotal == 0:
                 continue
             kk = int(min(seg.ntotal, k + n_dead))
-            d, pos = seg.index.search(x, kk)
+            if with_codes:
+                d, pos, c = _search_and_reconstruct(seg.index, x, kk)
+                codes.append(c)
+            else:
+                d, pos = seg.index.search(x, kk)
             if n_dead:
                 gone = (pos >= 0) & np.isin(seg.ids.owner_at(pos), self.dead)
                 pos = np.where(gone, -1, pos)
             i = seg.ids.ids_at(pos)
             dists.append(np.where(i >= 0, d, worst))
             ids.append(i)
+        width = self.family.dim // 8
         if not dists:
             return (np.full((n, k), worst, np.int32 if self.family.binary else np.float32),
-                    np.full((n, k), -1, np.int64))
+                    np.full((n, k), -1, np.int64), np.zeros((n, k, width), np.uint8) if with_codes else None)
         d, i = np.concatenate(dists, axis=1), np.concatenate(ids, axis=1)
         order = np.argsort(d if self.family.binary else -d, axis=1, kind="stable")[:, :k]
         d, i = np.take_along_axis(d, order, 1), np.take_along_axis(i, order, 1)
+        c = np.take_along_axis(np.concatenate(codes, axis=1), order[:, :, None], 1) if with_codes else None
         if d.shape[1] < k:
             pad = k - d.shape[1]
             d = np.pad(d, ((0, 0), (0, pad)), constant_values=worst)
             i = np.pad(i, ((0, 0), (0, pad)), constant_values=-1)
-        return d, i
+            c = np.pad(c, ((0, 0), (0, pad), (0, 0))) if with_codes else None
+        if with_codes:
+            c[i < 0] = 0
+        return d, i, c
 
     def reconstruct(self, vector_id: int) -> np.ndarray:
         """The stored vector of a live id (``KeyError`` when no segment holds it)."""
@@ -281,3 +301,16 @@ class LoadedFamily:
             if j >= 0:
                 return seg.index.reconstruct(j)
         raise KeyError(vector_id)
+
+
+def _search_and_reconstruct(index: faiss.IndexBinary, x: np.ndarray, k: int
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``index.search`` that also hands back the codes found (FAISS reads them where it finds
+    them: an IVF needs no direct map for this)."""
+    x = np.ascontiguousarray(x, np.uint8)
+    n = len(x)
+    d = np.empty((n, k), np.int32)
+    pos = np.empty((n, k), np.int64)
+    codes = np.zeros((n, k, index.code_size), np.uint8)
+    index.search_and_reconstruct(n, faiss.swig_ptr(x), k, faiss.swig_ptr(d), faiss.swig_ptr(pos), faiss.swig_ptr(codes))
+    return d, pos, codes

@@ -81,8 +81,6 @@ def build_region_index(hashes: np.ndarray, bits: int, approximate_above: int = A
         index = faiss.IndexBinaryFlat(bits)
     if n:
         index.add(np.ascontiguousarray(hashes, np.uint8).reshape(n, bits // 8))
-    if isinstance(index, faiss.IndexBinaryIVF):
-        index.make_direct_map()
     return index
 
 
@@ -94,9 +92,8 @@ def approximate_kind(index: faiss.Index | faiss.IndexBinary) -> str:
 def set_search_effort(index: faiss.Index | faiss.IndexBinary) -> None:
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = HNSW_EF_SEARCH
-    if hasattr(index, "nprobe"):
+    if hasattr(index, "nprobe"):  # (no direct map: 8 bytes a vector, and search hands back codes without it)
         index.nprobe = min(index.nlist, IVF_NPROBE)
-        index.make_direct_map()
 
 
 def checksum(data: bytes | memoryview) -> str:

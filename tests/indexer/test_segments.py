@@ -92,6 +92,33 @@ def test_loaded_family_equals_exact_search_with_tombstones():
     assert np.array_equal(loaded.reconstruct(int(ids[-1])), codes[-1])
 
 
+@pytest.mark.parametrize("approximate_above", [10**9, 100])  # flat segments; IVF ones probing every cell
+def test_search_codes_hands_back_the_codes_found(approximate_above):
+    rng = np.random.default_rng(4)
+    fam = Family("regions", True, 128, True, approximate_above)
+    ids = (np.arange(1, 401, dtype=np.int64)[:, None] << 16 | np.arange(3)[None]).ravel()
+    codes = rng.integers(0, 256, (len(ids), 16), dtype=np.uint8)
+    parts = [Segment.build(fam, ids[i::2], codes[i::2]) for i in range(2)]
+    assert {type(p.index).__name__ for p in parts} == {"IndexBinaryFlat" if approximate_above > 1000 else "IndexBinaryIVF"}
+    loaded = LoadedFamily(fam, parts, np.array([7], np.int64))
+    q = rng.integers(0, 256, (5, 16), dtype=np.uint8)
+    d, i = loaded.search(q, 12)
+    d2, i2, found = loaded.search_codes(q, 12)
+    assert np.array_equal(d, d2)  # (equal distances may come in another order)
+    position = {int(v): n for n, v in enumerate(ids)}
+    for row in range(len(q)):
+        assert len(set(i2[row].tolist())) == 12 and not np.isin(i2[row] >> 16, [7]).any()
+        for j, dd, c in zip(i2[row], d2[row], found[row]):
+            assert np.array_equal(c, codes[position[int(j)]])
+            assert np.unpackbits(q[row] ^ c).sum() == dd  # the distance is the one to the code handed back
+    want = np.sort(np.unpackbits(q[:, None] ^ codes[None], axis=2).sum(2)[:, (ids >> 16) != 7], axis=1)[:, :12]
+    assert np.array_equal(d, want)  # exact search (numpy)
+    short = LoadedFamily(fam, parts[:1], np.zeros(0, np.int64)).search_codes(q, 10**4)
+    assert (short[1] == -1).any() and not short[2][short[1] < 0].any()  # past the last: id -1, zero code
+    with pytest.raises(TypeError):
+        LoadedFamily(Family("images", False, 4, False, 10**9), [], np.zeros(0, np.int64)).search_codes(q, 1)
+
+
 def test_orphans_of_a_crashed_batch_are_ignored_then_removed(tmp_path, photo_dir, monkeypatch):
     records = _records(photo_dir)
     d = tmp_path / "ix"
