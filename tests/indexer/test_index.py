@@ -199,3 +199,19 @@ def test_region_boxes_on_draft_pixels_and_exact(tmp_path, make_scene):
             assert top.path.endswith("b2.jpg") and top.match and top.kind == "region"
             # draft pixels: within the fine step's half (3% of the size); full size: 3 pixels
             assert max(abs(a - b) for a, b in zip(top.box, truth)) <= (3 if exact else 0.03 * 400), (exact, top.box)
+
+
+def test_an_index_of_another_tile_scheme_is_refused(tmp_path, photo_dir):
+    """An index made with the 256-bit SimHash tile hashes (or any other scheme) needs re-indexing."""
+    import json
+
+    from lookalike.indexer.regions import TILE_SCHEME
+
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.add([photo_dir], workers=1)
+        old = {k: v for k, v in json.loads(TILE_SCHEME).items() if k != "code"} | {"hash_bits": 256}
+        with ix.catalog.transaction():
+            ix.catalog.set_meta("tile_scheme", json.dumps(old, sort_keys=True))
+    with pytest.raises(IndexMismatchError) as err:
+        Index.open(tmp_path / "ix")
+    assert err.value.code == "reindex-needed" and "re-index needed" in str(err.value)
