@@ -35,8 +35,8 @@ from .errors import ImageLoadError, QueryError
 from .fusion import (FUSED_ORIENTATION_MARGIN, GRID_ORIENTATION_MARGIN, EmbeddingSignal, QueryEmbeddings, embed_query, fuse, orientation_excess,
                      orientation_needs)
 from .regions import TILE_HASH_BITS, search_windows, split_tile_ids
-from .tilecode import tile_code
 from .results import Box, SearchHit
+from .tilecode import tile_code
 
 log = logging.getLogger(__name__)
 
