@@ -10,10 +10,12 @@ here. The metadata records the command, the counts and a digest of the training 
 of the pictures of both halves, their windows matched against every tile as search does (k=256
 nearest by Hamming distance, each picture's best tile), and the source's rank reported for each
 code: the rate at which it comes first, and within the 6 pictures search refines. Figures are
-given for the tune and the held-out half apart.
+given for the tune and the held-out half apart. ``--variants`` adds the trade-offs that would
+shrink the store further: a 64-bit code (fitted here on the tune half's tiles) and tiles at a
+stride of half a tile instead of a third.
 
 Usage: python bench/tilecode.py [--per 8] [--write]      fit; --write replaces the shipped file
-       python bench/tilecode.py --compare [--per 6]
+       python bench/tilecode.py --compare [--per 6] [--variants]
 """
 
 from __future__ import annotations
@@ -57,13 +59,20 @@ def _half(held_out: bool, per: int) -> list[tuple[str, Image.Image]]:
     return out
 
 
-def _tiles(im: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+def _tiles(im: Image.Image, stride: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The picture's tile descriptors and near-uniform mask (at another tile stride, given one)."""
+    import lookalike.indexer.regions as regions
     from lookalike.indexer.descriptor import describe_boxes
-    from lookalike.indexer.regions import tile_boxes
     from lookalike.models.io.images import as_image
 
     img = as_image(im)
-    d = describe_boxes(img.pixels, img.width, img.height, tile_boxes(img.width, img.height))
+    kept = regions.TILE_STRIDE
+    regions.TILE_STRIDE = stride or kept
+    try:
+        boxes = regions.tile_boxes(img.width, img.height)
+    finally:
+        regions.TILE_STRIDE = kept
+    d = describe_boxes(img.pixels, img.width, img.height, boxes)
     return d.vectors, d.low_info
 
 
@@ -95,7 +104,7 @@ def fit_code(per: int, write: bool) -> None:
         print(f"wrote {out}")
 
 
-def compare(per: int) -> None:
+def compare(per: int, variants: bool) -> None:
     import faiss
 
     from lookalike.indexer.descriptor import describe_boxes
@@ -104,14 +113,22 @@ def compare(per: int) -> None:
     from lookalike.indexer.tilecode import tile_code
     from lookalike.models.io.images import as_image
 
+    from lookalike.indexer.tilecode import TileCode, fit
+
     rng = random.Random(7)
-    vecs, owners, queries = [], [], []
+    vecs, owners, queries, tune = [], [], [], []
+    half_vecs, half_owners = [], []  # the tiles at a stride of half a tile
     for held in (False, True):
         for cat, im in _half(held, per):
             i = len(vecs)
             v, low = _tiles(im)
             vecs.append(v[~low])
             owners.append(np.full(int((~low).sum()), i))
+            tune += [not held] * int((~low).sum())
+            if variants:
+                v, low = _tiles(im, 1 / 2)
+                half_vecs.append(v[~low])
+                half_owners.append(np.full(int((~low).sum()), i))
             for rescale in (False, True):
                 crop, box = random_crop(im, rng, rescale)
                 q = as_image(crop)
@@ -120,17 +137,25 @@ def compare(per: int) -> None:
                     continue  # near uniform: nothing can tell where it came from
                 w = search_windows(q.width, q.height)
                 queries.append((i, held, describe_boxes(q.pixels, q.width, q.height, w).vectors))
-    tiles, owner = np.concatenate(vecs), np.concatenate(owners)
+    tiles = np.concatenate(vecs)
     code = tile_code()
     coders = {
-        "SimHash 256 (before)": (lambda x: hash_vectors(x, 256), None),
-        "SimHash 128": (lambda x: hash_vectors(x, 128), None),
-        f"{code.meta['name']} {code.bits}, Hamming": (code.encode, None),
-        f"{code.meta['name']} {code.bits}, asymmetric (search)": (code.encode, code),
+        "SimHash 256 (before)": (lambda x: hash_vectors(x, 256), None, None),
+        "SimHash 128": (lambda x: hash_vectors(x, 128), None, None),
+        f"{code.meta['name']} {code.bits}, Hamming": (code.encode, None, None),
+        f"{code.meta['name']} {code.bits}, asymmetric (search)": (code.encode, code, None),
     }
+    if variants:
+        train = tiles[np.array(tune)]
+        train = train[np.random.default_rng(0).choice(len(train), min(len(train), SAMPLE), replace=False)]
+        c64 = TileCode(*fit(train, 64), {})
+        coders["64 bits fitted on these tune tiles, asymmetric"] = (c64.encode, c64, None)
+        coders[f"{code.meta['name']} {code.bits}, asymmetric, tiles at a stride of 1/2"] = (
+            code.encode, code, (np.concatenate(half_vecs), np.concatenate(half_owners)))
     rows = []
-    for name, (enc, asym) in coders.items():
-        codes = enc(tiles)
+    for name, (enc, asym, other_tiles) in coders.items():
+        tiles_here, owner = (tiles, np.concatenate(owners)) if other_tiles is None else other_tiles
+        codes = enc(tiles_here)
         ix = faiss.IndexBinaryFlat(codes.shape[1] * 8)
         ix.add(codes)
         ranks = {False: [], True: []}
@@ -143,13 +168,13 @@ def compare(per: int) -> None:
             ranked = owner[flat[order[np.sort(first)]]]
             pos = np.flatnonzero(ranked == src)
             ranks[held].append(pos[0] if len(pos) else 10 ** 6)
-        row = [name, f"{codes.shape[1]} B"]
+        row = [name, f"{codes.shape[1]} B", f"{len(codes) / len(vecs):.0f}"]
         for held in (False, True):
             a = np.array(ranks[held])
             row += [f"{np.mean(a == 0):.3f}", f"{np.mean(a < 6):.3f}"]
         rows.append(row)
     print(f"{len(tiles)} tiles, {len(queries)} crops")
-    print(table(rows, ["code", "a tile", "tune first", "tune in 6", "held-out first", "held-out in 6"]))
+    print(table(rows, ["code", "a tile", "tiles a picture", "tune first", "tune in 6", "held-out first", "held-out in 6"]))
 
 
 def main() -> None:
@@ -157,9 +182,11 @@ def main() -> None:
     ap.add_argument("--per", type=int, default=8)
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--compare", action="store_true")
+    ap.add_argument("--variants", action="store_true",
+                    help="with --compare: also 64-bit codes and tiles at a stride of half a tile (the trade-offs not taken)")
     args = ap.parse_args()
     C.SHARED.is_dir() or sys.exit(f"needs {C.SHARED}")
-    compare(args.per) if args.compare else fit_code(args.per, args.write)
+    compare(args.per, args.variants) if args.compare else fit_code(args.per, args.write)
 
 
 if __name__ == "__main__":

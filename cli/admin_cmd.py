@@ -22,7 +22,7 @@ def info_command(index: Path | None = IndexOption, json_out: bool = JsonOption) 
     typer.echo(f"images      {info.images}")
     typer.echo(f"regions     {info.regions} ({info.searchable_regions} searchable, the rest near-uniform)")
     typer.echo(f"skipped     {info.skipped}")
-    typer.echo(f"descriptor  {info.descriptor}")
+    typer.echo(f"descriptor  {info.descriptor}, tiles coded {info.tile_code}")
     typer.echo(f"embedder    {info.embedder}" + (f" (version {info.embedder_version}, {info.embedder_dim} dims)"
                                                  if info.embedder != "none" else ""))
     typer.echo(f"vectors     images: {info.image_index}, regions: {info.region_index} "

@@ -7,6 +7,7 @@ __all__ = ["Index", "IMAGE_VECTORS", "REGION_VECTORS", "EMBEDDING_VECTORS", "REG
 import contextlib
 import dataclasses
 import functools
+import json
 import logging
 import os
 from pathlib import Path
@@ -708,8 +709,12 @@ class Index:
             generation=self.catalog.generation, descriptor=DESCRIPTOR_VERSION,
             image_index=kind(IMAGE_VECTORS), region_index=kind(REGION_VECTORS), embedder=self.embedder_name,
             embedder_version=self.catalog.get_meta("embedder_version") or "", embedder_dim=self.embedder_dim,
-            keypoints=self.keeps_keypoints, segments=len(segs),
+            keypoints=self.keeps_keypoints, segments=len(segs), tile_code=self._tile_code(),
         )
+
+    def _tile_code(self) -> str:
+        scheme = json.loads(self.catalog.get_meta("tile_scheme"))  # (checked on open: this version's)
+        return f"{scheme['code']} ({scheme['hash_bits']} bits)"
 
     def verify(self) -> VerifyReport:
         """Check the catalog's integrity and that the FAISS segments are intact and, tombstoned

@@ -146,6 +146,7 @@ class IndexInfo:
     embedder_dim: int = 0
     keypoints: bool = False  # kept for duplicate regions (index --regions)
     segments: int = 0  # FAISS segment files, all families
+    tile_code: str = ""  # the tiles' code and its bits, as the index's tile scheme records them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

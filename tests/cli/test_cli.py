@@ -63,6 +63,8 @@ def test_index_search_dupes_info_verify_json(tmp_path, sample_copy):
 
     r = _run("info", "--index", ix, "--json")
     assert json.loads(r.stdout)["images"] == 28
+    assert json.loads(r.stdout)["tile_code"] == "pca-v1 (128 bits)"
+    assert "tiles coded pca-v1 (128 bits)" in _run("info", "--index", ix).stdout
     assert _run("verify", "--index", ix).exit_code == 0
     assert _run("rebuild", "--index", ix).exit_code == 0
 
