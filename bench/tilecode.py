@@ -110,10 +110,8 @@ def compare(per: int, variants: bool) -> None:
     from lookalike.indexer.descriptor import describe_boxes
     from lookalike.indexer.gridhash import hash_vectors
     from lookalike.indexer.regions import search_windows
-    from lookalike.indexer.tilecode import tile_code
+    from lookalike.indexer.tilecode import TileCode, fit, tile_code
     from lookalike.models.io.images import as_image
-
-    from lookalike.indexer.tilecode import TileCode, fit
 
     rng = random.Random(7)
     vecs, owners, queries, tune = [], [], [], []
