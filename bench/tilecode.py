@@ -127,10 +127,10 @@ def compare(per: int, variants: bool) -> None:
                 v, low = _tiles(im, 1 / 2)
                 half_vecs.append(v[~low])
                 half_owners.append(np.full(int((~low).sum()), i))
+            src = as_image(im)
             for rescale in (False, True):
                 crop, box = random_crop(im, rng, rescale)
                 q = as_image(crop)
-                src = as_image(im)
                 if describe_boxes(src.pixels, src.width, src.height, np.array([box])).low_info[0]:
                     continue  # near uniform: nothing can tell where it came from
                 w = search_windows(q.width, q.height)
