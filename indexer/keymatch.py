@@ -224,51 +224,100 @@ def fit_transform(xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.ndarray
 #: The aligned boxes' detail must correlate at least this much (normalized cross-correlation of
 #: each sample minus its neighbourhood's mean, all channels: brightness and contrast changes do
 #: not count). On bench/splice.py, 0.6 trades recall for precision; see the README.
-REGION_MIN_NCC = 0.6
+REGION_MIN_NCC = 0.5
 #: A duplicate region is at least this many pixels a side, and this share of one of its pictures.
 MIN_REGION_SIDE = 24
 MIN_REGION_SHARE = 0.01
 #: Mean difference of detail (0-255, over 5x5 samples) under which aligned detail agrees.
 AGREE_DETAIL = 6.0
+#: Local correlation of detail (over 5x5 samples) above which strong detail agrees.
+AGREE_CORRELATION = 0.5
 #: Mean absolute detail (0-255) under which a sample is flat.
 FLAT_DETAIL = 3.0
 #: Per-pixel color difference (0-255, after matching the gain) below which two aligned pixels agree.
 AGREE_DIFF = 18.0
 #: Samples across the longer side of the compared area.
 REFINE_SAMPLES = 96
+#: A region whose aligned detail correlates, shifted this many samples or more, at least this share
+#: of how well it does aligned is not one place (a straight edge, a stripe, a repeated pattern).
+AMBIGUOUS_SHIFT = 3
+MAX_AMBIGUITY = 0.7
+#: Windows looked in at most, each grown around the area found in the one before.
+REFINE_ROUNDS = 3
 
 
-def refine_region(a, b, tf: Transform, xa: np.ndarray, sa: np.ndarray
+def refine_region(a, b, tf: Transform, xa: np.ndarray, sa: np.ndarray, min_score: float = 0.0
                   ) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int], float] | None:
     """Both boxes of a duplicate region, in original pixels, from the pixels: around the inlier
     keypoints ``xa`` (scales ``sa``) of ``a``, the connected area where ``a`` and ``b``, aligned by
     ``tf``, agree (after matching their gain: brightness changes are allowed), and the normalized
     cross-correlation of the two aligned boxes. ``a``, ``b``:
-    :class:`~lookalike.models.io.images.LoadedImage`. None when too little agrees."""
+    :class:`~lookalike.models.io.images.LoadedImage`. None when too little agrees, or when a
+    region scoring at least ``min_score`` is not one place (:data:`MAX_AMBIGUITY`).
+
+    The area is looked for in a window around the inliers (grown by their own extent each way);
+    when it reaches the window's edge, again in a window grown around it (inliers that cluster
+    on one part of a patch still give the whole patch)."""
+    pad = 2.0 * float(np.median(sa))
+    core = np.array([xa[:, 0].min() - pad, xa[:, 1].min() - pad, xa[:, 0].max() + pad, xa[:, 1].max() + pad])
+    # where a maps inside b
+    lo = np.maximum([0.0, 0.0], (np.array([0.0, 0.0]) - [tf.tx, tf.ty]) / tf.scale)
+    hi = np.minimum([a.width, a.height], (np.array([b.width, b.height]) - [tf.tx, tf.ty]) / tf.scale)
+    window = _grown(core, 1.0, lo, hi)
+    found = None
+    for _ in range(REFINE_ROUNDS):
+        if window[2] - window[0] < 8 or window[3] - window[1] < 8:
+            return None
+        found = _agreeing_area(a, b, tf, window, core, xa)
+        if found is None:
+            return None
+        box, step = found[0], found[2]
+        edge = (box[:2] - window[:2] < 1.5 * step) & (window[:2] - lo > step / 2)
+        edge |= (window[2:] - box[2:] < 1.5 * step) & (hi - window[2:] > step / 2)
+        if not edge.any():
+            break
+        window = _grown(np.r_[np.minimum(box[:2], window[:2]), np.maximum(box[2:], window[2:])], 0.5, lo, hi)
+    assert found is not None
+    (bx0, by0, bx1, by1), ncc, _, ambiguity = found
+    if ncc >= min_score and ambiguity() >= MAX_AMBIGUITY:
+        return None
+    box_a = _int_box(bx0, by0, bx1, by1, a.width, a.height)
+    box_b = _int_box(bx0 * tf.scale + tf.tx, by0 * tf.scale + tf.ty, bx1 * tf.scale + tf.tx, by1 * tf.scale + tf.ty,
+                     b.width, b.height)
+    if min(box_a[2], box_a[3], box_b[2], box_b[3]) < MIN_REGION_SIDE or (
+            box_a[2] * box_a[3] < MIN_REGION_SHARE * a.width * a.height
+            and box_b[2] * box_b[3] < MIN_REGION_SHARE * b.width * b.height):
+        return None
+    return box_a, box_b, ncc
+
+
+def _grown(box: np.ndarray, by: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``x0, y0, x1, y1`` grown by ``by`` times its size each way, within ``lo``-``hi``."""
+    size = box[2:] - box[:2]
+    return np.r_[np.maximum(lo, box[:2] - by * size), np.minimum(hi, box[2:] + by * size)]
+
+
+def _agreeing_area(a, b, tf: Transform, window: np.ndarray, core: np.ndarray, xa: np.ndarray):
+    """In ``window`` (``x0, y0, x1, y1`` in ``a``): the textured extent ``x0, y0, x1, y1`` of the
+    agreeing area that holds most inliers, the aligned detail's correlation over it, and the
+    sample step; None when too little agrees. The gain between the two is matched over ``core``
+    (around the inliers ``xa``)."""
     import torch
     import torch.nn.functional as F
 
     from lookalike.models.ops.components import label_regions
 
-    pad = 2.0 * float(np.median(sa))
-    core = np.array([xa[:, 0].min() - pad, xa[:, 1].min() - pad, xa[:, 0].max() + pad, xa[:, 1].max() + pad])
-    cw, ch = core[2] - core[0], core[3] - core[1]
-    # search box in a: the core grown by its own size each way, within a, mapped inside b
-    lo = np.maximum([0.0, 0.0], (np.array([0.0, 0.0]) - [tf.tx, tf.ty]) / tf.scale)
-    hi = np.minimum([a.width, a.height], (np.array([b.width, b.height]) - [tf.tx, tf.ty]) / tf.scale)
-    x0, y0 = max(lo[0], core[0] - cw), max(lo[1], core[1] - ch)
-    x1, y1 = min(hi[0], core[2] + cw), min(hi[1], core[3] + ch)
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
+    x0, y0, x1, y1 = window.tolist()
     step = max(x1 - x0, y1 - y0) / REFINE_SAMPLES
     gx = np.arange(x0 + step / 2, x1, step)
     gy = np.arange(y0 + step / 2, y1, step)
     X, Y = np.meshgrid(gx, gy)
 
-    def sample(img, xs, ys) -> torch.Tensor:
+    def sample(img, xs, ys, spacing: float) -> torch.Tensor:
+        """``img`` at ``xs, ys`` (its original pixels), samples ``spacing`` of them apart."""
         pix = torch.from_numpy(np.array(img.pixels)).permute(2, 0, 1)[None].float()
         sx, sy = img.scale_xy
-        k = max(1, int(step * min(sx, sy) / 2))  # average away detail finer than a sample
+        k = max(1, int(spacing * min(sx, sy) / 2))  # average away detail finer than a sample
         if k > 1:
             pix = F.avg_pool2d(pix, 2 * k + 1, 1, k, count_include_pad=False)
         hp, wp = pix.shape[-2:]
@@ -276,18 +325,23 @@ def refine_region(a, b, tf: Transform, xa: np.ndarray, sa: np.ndarray
                                          -1)).float()[None]
         return F.grid_sample(pix, grid, align_corners=True, padding_mode="border")[0]  # (3, gh, gw)
 
-    pa = sample(a, X, Y)
-    pb = sample(b, X * tf.scale + tf.tx, Y * tf.scale + tf.ty)
+    pa = sample(a, X, Y, step)
+    pb = sample(b, X * tf.scale + tf.tx, Y * tf.scale + tf.ty, step * tf.scale)
     inside = ((X >= core[0]) & (X <= core[2]) & (Y >= core[1]) & (Y <= core[3]))
     m = torch.from_numpy(inside)
     gain = (pb[:, m].mean(1) + 1) / (pa[:, m].mean(1) + 1)
     gain = gain.clamp(0.8, 1.25)
     diff = (pa * gain[:, None, None] - pb).abs().mean(0)
     diff = F.avg_pool2d(diff[None, None], 3, 1, 1, count_include_pad=False)[0, 0]
-    # the detail must agree too: two smooth areas of like color are not yet the same patch
-    ddiff = (_detail(pa) * gain[:, None, None] - _detail(pb)).abs().mean(0)
-    ddiff = F.avg_pool2d(ddiff[None, None], 5, 1, 2, count_include_pad=False)[0, 0]
-    agree = ((diff < AGREE_DIFF) & (ddiff < AGREE_DETAIL)).numpy()
+    # the detail must agree too: two smooth areas of like color are not yet the same patch. Weak
+    # detail agrees when it differs little; strong detail (a texture, resampled and recompressed
+    # on one side) when it correlates locally
+    da, db = _detail(pa) * gain[:, None, None], _detail(pb)
+    ddiff = F.avg_pool2d((da - db).abs().mean(0)[None, None], 5, 1, 2, count_include_pad=False)[0, 0]
+    local = F.avg_pool2d(torch.stack([(da * db).sum(0), (da * da).sum(0), (db * db).sum(0)])[None], 5, 1, 2,
+                         count_include_pad=False)[0]
+    lncc = local[0] / torch.sqrt(local[1] * local[2]).clamp(min=1e-6)
+    agree = ((diff < AGREE_DIFF) & ((ddiff < AGREE_DETAIL) | (lncc > AGREE_CORRELATION))).numpy()
     seg = label_regions(agree.astype(np.uint8), connectivity=4, background=0, stats=False)
     labels = seg.labels.numpy()
     # the component holding most of the inlier keypoints
@@ -306,13 +360,6 @@ def refine_region(a, b, tf: Transform, xa: np.ndarray, sa: np.ndarray
         return None
     bx0, bx1 = gx[xs_.min()] - step / 2, gx[xs_.max()] + step / 2
     by0, by1 = gy[ys_.min()] - step / 2, gy[ys_.max()] + step / 2
-    box_a = _int_box(bx0, by0, bx1, by1, a.width, a.height)
-    box_b = _int_box(bx0 * tf.scale + tf.tx, by0 * tf.scale + tf.ty, bx1 * tf.scale + tf.tx, by1 * tf.scale + tf.ty,
-                     b.width, b.height)
-    if min(box_a[2], box_a[3], box_b[2], box_b[3]) < MIN_REGION_SIDE or (
-            box_a[2] * box_a[3] < MIN_REGION_SHARE * a.width * a.height
-            and box_b[2] * box_b[3] < MIN_REGION_SHARE * b.width * b.height):
-        return None
     # the score: normalized cross-correlation of the aligned boxes' detail (each sample minus its
     # neighbourhood's mean), all channels: smooth gradients that merely agree (skies) score nothing
     sl = (slice(None), slice(ys_.min(), ys_.max() + 1), slice(xs_.min(), xs_.max() + 1))
@@ -321,7 +368,45 @@ def refine_region(a, b, tf: Transform, xa: np.ndarray, sa: np.ndarray
     va, vb = va - va.mean(), vb - vb.mean()
     denom = float(torch.sqrt((va * va).sum() * (vb * vb).sum()))
     ncc = float((va * vb).sum()) / denom if denom > 1e-6 else 0.0
-    return box_a, box_b, ncc
+    # b around the box, a margin of samples each way, for the alignment's distinctiveness (asked
+    # for only where the score is high enough to matter)
+    m = max(2 * AMBIGUOUS_SHIFT, (xs_.max() - xs_.min() + ys_.max() - ys_.min()) // 8)
+    ex = gx[xs_.min()] + step * np.arange(-m, xs_.max() - xs_.min() + 1 + m)
+    ey = gy[ys_.min()] + step * np.arange(-m, ys_.max() - ys_.min() + 1 + m)
+    EX, EY = np.meshgrid(ex * tf.scale + tf.tx, ey * tf.scale + tf.ty)
+    around = sample(b, EX, EY, step * tf.scale)
+    inside = torch.from_numpy((EX >= 0) & (EX <= b.width) & (EY >= 0) & (EY <= b.height))
+    return np.array([bx0, by0, bx1, by1]), ncc, step, lambda: _ambiguity(_detail(pa)[sl], _detail(around), inside, m)
+
+
+def _ambiguity(da, db, inside, m: int) -> float:
+    """How well ``da`` (``(3, h, w)`` detail of the box in ``a``) correlates with ``db`` (the
+    aligned detail of ``b`` around it, ``m`` samples more each way; ``inside``: which samples
+    lie in ``b``) shifted away from the alignment by at least :data:`AMBIGUOUS_SHIFT` samples
+    (staying in ``b``), as a share of how well it correlates aligned: near 1 where the
+    alignment is not one place (a straight edge, a stripe, a repeated pattern)."""
+    import torch
+    import torch.nn.functional as F
+
+    _, h, w = da.shape
+    y0 = x0 = m
+    k = da - da.mean()
+    num = F.conv2d(db[None], k[None])[0, 0].double()  # correlation at every shift
+    n = 3 * h * w
+    total = F.avg_pool2d(db.sum(0)[None, None].double(), (h, w), 1)[0, 0] * (h * w)
+    energy = F.avg_pool2d((db * db).sum(0)[None, None].double(), (h, w), 1)[0, 0] * (h * w)
+    energy = (energy - total * total / n).clamp(min=1e-9)  # of db minus its mean under the box
+    ncc = num / torch.sqrt(energy * float((k.double() ** 2).sum()))
+    here = float(ncc[y0, x0])
+    if here <= 0:
+        return 1.0
+    ys = torch.arange(ncc.shape[0])[:, None] - y0
+    xs = torch.arange(ncc.shape[1])[None, :] - x0
+    whole = F.avg_pool2d(inside[None, None].double(), (h, w), 1)[0, 0] > 1 - 1e-9
+    away = (torch.maximum(ys.abs(), xs.abs()) >= AMBIGUOUS_SHIFT) & whole
+    if not bool(away.any()):
+        return 0.0
+    return float(ncc[away].max()) / here
 
 
 def _detail(p):
@@ -355,7 +440,7 @@ def verify_pair(a, b, xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.nda
     b = b() if callable(b) else b
     if a is None or b is None:
         return None
-    found = refine_region(a, b, tf, xa[tf.inliers], sa[tf.inliers])
+    found = refine_region(a, b, tf, xa[tf.inliers], sa[tf.inliers], min_score)
     if found is None:
         return None
     box_a, box_b, ncc = found

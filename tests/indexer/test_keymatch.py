@@ -93,3 +93,61 @@ def test_a_pasted_patch_is_found_at_its_scale_and_a_mirrored_one_is_not(tmp_path
     assert p.score >= 0.6
     assert box_iou(shared[1].query_box, (150, 100, 224, 168)) >= 0.7
     assert box_iou(shared[1].box, (100, 60, 160, 120)) >= 0.7
+
+
+def _loaded(px):
+    from lookalike.models.io.images import LoadedImage
+
+    return LoadedImage(px, px.shape[1], px.shape[0])
+
+
+def _pasted(scale: float, seed: int = 20):
+    """A source texture and a host with its patch (x 100-260, y 60-180) pasted at ``scale``,
+    JPEG q85 on both sides; returns (source, host, source box, host box)."""
+    src = texture(seed, 300, 400)
+    patch = Image.fromarray(src[60:180, 100:260])
+    pw, ph = round(160 * scale), round(120 * scale)
+    host = texture(seed + 1, 360, 460)
+    host[50:50 + ph, 70:70 + pw] = np.asarray(patch.resize((pw, ph), Image.Resampling.BICUBIC))
+
+    def q85(px):
+        import io
+        buf = io.BytesIO()
+        Image.fromarray(px).save(buf, "JPEG", quality=85)
+        return np.asarray(Image.open(buf).convert("RGB"))
+    return q85(src), q85(host), (100, 60, 160, 120), (70, 50, pw, ph)
+
+
+@pytest.mark.parametrize("scale", [0.6, 1.0, 1.7])
+def test_refine_region_gives_the_whole_patch_from_inliers_in_one_corner(scale):
+    """The inliers sit in the patch's top-left eighth; the area is grown until it is the whole
+    patch (resampled texture agrees by its local correlation), on both sides."""
+    from lookalike.indexer.keymatch import Transform, refine_region
+
+    src, host, sbox, hbox = _pasted(scale)
+    tf = Transform(scale, 70 - 100 * scale, 50 - 60 * scale, np.arange(4))
+    xa = np.array([[105.0, 65.0], [130.0, 70.0], [112.0, 90.0], [135.0, 85.0]])
+    found = refine_region(_loaded(src), _loaded(host), tf, xa, np.full(4, 2.0))
+    assert found is not None
+    box_a, box_b, score = found
+    assert box_iou(box_a, sbox) >= 0.8 and box_iou(box_b, hbox) >= 0.8, (box_a, box_b)
+    assert score >= 0.6
+
+
+def test_refine_region_refuses_a_place_that_is_not_one():
+    """A straight edge between two flat colors, or a stripe pattern, agrees with itself shifted
+    along it: no duplicate region, whatever the transform; the same geometry on texture is one."""
+    from lookalike.indexer.keymatch import Transform, refine_region
+
+    yy, xx = np.mgrid[0:300, 0:400]
+    edge = np.where((xx - 0.5 * yy) > 150, 200, 40).astype(np.uint8)[..., None].repeat(3, 2)
+    edge = (edge + texture(30, 300, 400) // 32).astype(np.uint8)  # faint noise, no structure
+    stripes = np.where((xx // 12) % 2 == 0, 220, 30).astype(np.uint8)[..., None].repeat(3, 2)
+    xa = np.array([[150.0, 100.0], [200.0, 110.0], [170.0, 160.0], [210.0, 150.0]])
+    shift_along = Transform(1.0, 20.0, 40.0, np.arange(4))  # (20, 40) follows the edge's direction
+    assert refine_region(_loaded(edge), _loaded(edge), shift_along, xa, np.full(4, 3.0)) is None
+    one_period = Transform(1.0, 24.0, 0.0, np.arange(4))
+    assert refine_region(_loaded(stripes), _loaded(stripes), one_period, xa, np.full(4, 3.0)) is None
+    tex = texture(31, 300, 400)
+    moved = np.roll(tex, (40, 20), (0, 1))
+    assert refine_region(_loaded(tex), _loaded(moved), shift_along, xa, np.full(4, 3.0)) is not None
