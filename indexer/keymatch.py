@@ -315,13 +315,20 @@ def _agreeing_area(a, b, tf: Transform, window: np.ndarray, core: np.ndarray, xa
 
     def sample(img, xs, ys, spacing: float) -> torch.Tensor:
         """``img`` at ``xs, ys`` (its original pixels), samples ``spacing`` of them apart."""
-        pix = torch.from_numpy(np.array(img.pixels)).permute(2, 0, 1)[None].float()
         sx, sy = img.scale_xy
         k = max(1, int(spacing * min(sx, sy) / 2))  # average away detail finer than a sample
+        px, py = xs * sx, ys * sy
+        # only the part of the picture the samples need (and the smoothing around it)
+        h0, w0 = img.pixels.shape[:2]
+        cx0 = int(np.clip(np.floor(px.min()) - k - 1, 0, w0 - 1))
+        cy0 = int(np.clip(np.floor(py.min()) - k - 1, 0, h0 - 1))
+        cx1 = int(np.clip(np.ceil(px.max()) + k + 2, cx0 + 1, w0))
+        cy1 = int(np.clip(np.ceil(py.max()) + k + 2, cy0 + 1, h0))
+        pix = torch.from_numpy(img.pixels[cy0:cy1, cx0:cx1].copy()).permute(2, 0, 1)[None].float()
         if k > 1:
             pix = F.avg_pool2d(pix, 2 * k + 1, 1, k, count_include_pad=False)
         hp, wp = pix.shape[-2:]
-        grid = torch.from_numpy(np.stack([(xs * sx) / max(wp - 1, 1) * 2 - 1, (ys * sy) / max(hp - 1, 1) * 2 - 1],
+        grid = torch.from_numpy(np.stack([(px - cx0) / max(wp - 1, 1) * 2 - 1, (py - cy0) / max(hp - 1, 1) * 2 - 1],
                                          -1)).float()[None]
         return F.grid_sample(pix, grid, align_corners=True, padding_mode="border")[0]  # (3, gh, gw)
 
