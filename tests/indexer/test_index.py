@@ -11,7 +11,7 @@ from lookalike.indexer import (
     Index, IndexLockedError, IndexMismatchError, IndexNotFoundError, QueryError, SearchHit,
 )
 from lookalike.indexer.index import IMAGE_VECTORS, REGION_VECTORS
-from lookalike.indexer.keymatch import box_iou
+from lookalike.indexer.keymatch import REGION_MIN_NCC, box_iou
 from lookalike.indexer.locking import WriteLock
 
 
@@ -99,7 +99,7 @@ def test_duplicates_groups_and_regions(tmp_path, sample_copy):
     pair = by_pair[("scene11_collage.jpg", "scene05.jpg")]
     assert box_iou(pair.a.box, (300, 150, 300, 240)) >= 0.5 and box_iou(pair.b.box, (100, 60, 300, 240)) >= 0.5
     for p in rep.regions:
-        assert p.a.path != p.b.path and 0.6 <= p.score <= 1
+        assert p.a.path != p.b.path and REGION_MIN_NCC <= p.score <= 1
         grouped = any(p.a.path in g and p.b.path in g for g in rep.groups)
         assert not grouped  # whole-image duplicates are groups, not region pairs
 
