@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-__all__ = ["KeypointSet", "candidate_matches", "Transform", "fit_transform", "HASH_BYTES", "hash_descriptors",
+__all__ = ["KeypointSet", "candidate_matches", "Transform", "fit_transform", "scales_could_agree", "HASH_BYTES", "hash_descriptors",
            "pack_keypoints", "unpack_keypoints", "picture_keypoints", "refine_region", "verify_pair", "box_iou"]
 
 import math
@@ -168,6 +168,23 @@ def _nearest(i: np.ndarray, j: np.ndarray, dist: np.ndarray, n: int) -> np.ndarr
     rank = np.empty(len(si), np.int64)
     rank[order] = np.arange(len(si)) - start
     return rank < NEIGHBOURS
+
+
+def scales_could_agree(group: np.ndarray, xa_scale: np.ndarray, xb_scale: np.ndarray,
+                       min_inliers: int = MIN_INLIERS) -> np.ndarray:
+    """For matches labelled by ``group`` (``0 .. G-1``, a pair of pictures each): whether the
+    group holds ``min_inliers`` matches whose scale ratios agree within
+    :data:`SCALE_TOLERANCE` of one of them, as :func:`fit_transform` needs. A vectorized
+    first cut over every pair at once; ``(G,) bool``."""
+    g = int(group.max(initial=-1)) + 1
+    if g == 0:
+        return np.zeros(0, bool)
+    ls = np.clip(np.log(xb_scale / xa_scale), -20.0, 20.0)
+    v = np.sort(group * 100.0 + ls)  # groups 100 apart: windows never cross them
+    n = np.searchsorted(v, v + SCALE_TOLERANCE, "right") - np.searchsorted(v, v - SCALE_TOLERANCE, "left")
+    best = np.zeros(g, np.int64)
+    np.maximum.at(best, np.floor((v + 50.0) / 100.0).astype(np.int64), n)
+    return best >= min_inliers
 
 
 @dataclass(frozen=True)

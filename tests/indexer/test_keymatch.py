@@ -151,3 +151,28 @@ def test_refine_region_refuses_a_place_that_is_not_one():
     tex = texture(31, 300, 400)
     moved = np.roll(tex, (40, 20), (0, 1))
     assert refine_region(_loaded(tex), _loaded(moved), shift_along, xa, np.full(4, 3.0)) is not None
+
+
+def test_scales_could_agree_never_drops_a_pair_fit_transform_accepts():
+    from lookalike.indexer.keymatch import scales_could_agree
+
+    rng = np.random.default_rng(5)
+    groups, sa_all, sb_all, accepted = [], [], [], []
+    for g in range(300):
+        m = int(rng.integers(3, 9))
+        xa = rng.uniform(0, 300, (m, 2))
+        sa = rng.uniform(1, 8, m)
+        k = rng.choice([0.5, 1.0, 1.7])
+        agreeing = rng.random(m) < 0.5  # some matches follow one transform, the rest are noise
+        sb = np.where(agreeing, sa * k, sa * np.exp(rng.uniform(-2, 2, m)))
+        xb = np.where(agreeing[:, None], xa * k + [20, 5], rng.uniform(0, 300, (m, 2)))
+        groups.append(np.full(m, g))
+        sa_all.append(sa)
+        sb_all.append(sb)
+        accepted.append(fit_transform(xa, sa, xb, sb) is not None)
+    could = scales_could_agree(np.concatenate(groups), np.concatenate(sa_all), np.concatenate(sb_all))
+    assert could.shape == (300,)
+    assert all(could[g] for g in range(300) if accepted[g])
+    assert 0 < sum(accepted) and not could.all()  # both kinds occur: the cut is not trivially all or nothing
+    assert scales_could_agree(np.array([0, 0, 0]), np.ones(3), np.array([1.0, 2.0, 4.0])).tolist() == [False]
+    assert scales_could_agree(np.zeros(0, np.int64), np.zeros(0), np.zeros(0)).tolist() == []
