@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
-__all__ = ["KeypointSet", "candidate_matches", "Transform", "fit_transform", "scales_could_agree", "HASH_BYTES", "hash_descriptors",
-           "pack_keypoints", "unpack_keypoints", "picture_keypoints", "refine_region", "verify_pair", "box_iou"]
+__all__ = ["KeypointSet", "candidate_matches", "Transform", "fit_transform", "scales_could_agree", "HASH_BYTES",
+           "hash_descriptors", "pack_keypoints", "unpack_keypoints", "picture_keypoints", "refine_region",
+           "verify_pair", "box_iou"]
 
 import math
 from dataclasses import dataclass
@@ -240,7 +241,7 @@ def fit_transform(xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.ndarray
 
 #: The aligned boxes' detail must correlate at least this much (normalized cross-correlation of
 #: each sample minus its neighbourhood's mean, all channels: brightness and contrast changes do
-#: not count). On bench/splice.py, 0.6 trades recall for precision; see the README.
+#: not count). Chosen with :data:`MAX_AMBIGUITY` on bench/splice.py's tuned part; see the README.
 REGION_MIN_NCC = 0.5
 #: A duplicate region is at least this many pixels a side, and this share of one of its pictures.
 MIN_REGION_SIDE = 24
@@ -360,7 +361,8 @@ def _agreeing_area(a, b, tf: Transform, window: np.ndarray, core: np.ndarray, xa
     # the detail must agree too: two smooth areas of like color are not yet the same patch. Weak
     # detail agrees when it differs little; strong detail (a texture, resampled and recompressed
     # on one side) when it correlates locally
-    da, db = _detail(pa) * gain[:, None, None], _detail(pb)
+    detail_a, detail_b = _detail(pa), _detail(pb)
+    da, db = detail_a * gain[:, None, None], detail_b
     ddiff = F.avg_pool2d((da - db).abs().mean(0)[None, None], 5, 1, 2, count_include_pad=False)[0, 0]
     local = F.avg_pool2d(torch.stack([(da * db).sum(0), (da * da).sum(0), (db * db).sum(0)])[None], 5, 1, 2,
                          count_include_pad=False)[0]
@@ -378,7 +380,7 @@ def _agreeing_area(a, b, tf: Transform, window: np.ndarray, core: np.ndarray, xa
     best = np.bincount(votes).argmax()
     # the box spans the component's textured part: flat areas that happen to agree around a
     # patch (a sky continuing into a sky) do not widen it
-    textured = ((_detail(pa).abs().mean(0) + _detail(pb).abs().mean(0)) > FLAT_DETAIL).numpy()
+    textured = ((detail_a.abs().mean(0) + detail_b.abs().mean(0)) > FLAT_DETAIL).numpy()
     ys_, xs_ = np.nonzero((labels == best) & textured)
     if len(xs_) < 16:
         return None
@@ -387,20 +389,23 @@ def _agreeing_area(a, b, tf: Transform, window: np.ndarray, core: np.ndarray, xa
     # the score: normalized cross-correlation of the aligned boxes' detail (each sample minus its
     # neighbourhood's mean), all channels: smooth gradients that merely agree (skies) score nothing
     sl = (slice(None), slice(ys_.min(), ys_.max() + 1), slice(xs_.min(), xs_.max() + 1))
-    va = _detail(pa)[sl].reshape(-1).double()
-    vb = _detail(pb)[sl].reshape(-1).double()
+    va = detail_a[sl].reshape(-1).double()
+    vb = detail_b[sl].reshape(-1).double()
     va, vb = va - va.mean(), vb - vb.mean()
     denom = float(torch.sqrt((va * va).sum() * (vb * vb).sum()))
     ncc = float((va * vb).sum()) / denom if denom > 1e-6 else 0.0
-    # b around the box, a margin of samples each way, for the alignment's distinctiveness (asked
-    # for only where the score is high enough to matter)
-    m = max(2 * AMBIGUOUS_SHIFT, (xs_.max() - xs_.min() + ys_.max() - ys_.min()) // 8)
-    ex = gx[xs_.min()] + step * np.arange(-m, xs_.max() - xs_.min() + 1 + m)
-    ey = gy[ys_.min()] + step * np.arange(-m, ys_.max() - ys_.min() + 1 + m)
-    EX, EY = np.meshgrid(ex * tf.scale + tf.tx, ey * tf.scale + tf.ty)
-    around = sample(b, EX, EY, step * tf.scale)
-    inside = torch.from_numpy((EX >= 0) & (EX <= b.width) & (EY >= 0) & (EY <= b.height))
-    return np.array([bx0, by0, bx1, by1]), ncc, step, lambda: _ambiguity(_detail(pa)[sl], _detail(around), inside, m)
+    def ambiguity() -> float:
+        """The alignment's distinctiveness, from b around the box (a margin of samples each
+        way); asked for only where the score is high enough to matter."""
+        m = max(2 * AMBIGUOUS_SHIFT, (xs_.max() - xs_.min() + ys_.max() - ys_.min()) // 8)
+        ex = gx[xs_.min()] + step * np.arange(-m, xs_.max() - xs_.min() + 1 + m)
+        ey = gy[ys_.min()] + step * np.arange(-m, ys_.max() - ys_.min() + 1 + m)
+        EX, EY = np.meshgrid(ex * tf.scale + tf.tx, ey * tf.scale + tf.ty)
+        around = sample(b, EX, EY, step * tf.scale)
+        in_b = torch.from_numpy((EX >= 0) & (EX <= b.width) & (EY >= 0) & (EY <= b.height))
+        return _ambiguity(detail_a[sl], _detail(around), in_b, m)
+
+    return np.array([bx0, by0, bx1, by1]), ncc, step, ambiguity
 
 
 def _ambiguity(da, db, inside, m: int) -> float:
