@@ -246,11 +246,11 @@ REGION_MIN_NCC = 0.5
 #: A duplicate region is at least this many pixels a side, and this share of one of its pictures.
 MIN_REGION_SIDE = 24
 MIN_REGION_SHARE = 0.01
-#: Mean difference of detail (0-255, over 5x5 samples) under which aligned detail agrees.
+#: Mean difference of detail (0-255, over 5x5 samples) under which aligned weak detail agrees.
 AGREE_DETAIL = 6.0
 #: Local correlation of detail (over 5x5 samples) above which strong detail agrees.
 AGREE_CORRELATION = 0.5
-#: Mean absolute detail (0-255) under which a sample is flat.
+#: Mean absolute detail (0-255) under which a sample is flat (and, over 5x5 samples, detail is weak).
 FLAT_DETAIL = 3.0
 #: Per-pixel color difference (0-255, after matching the gain) below which two aligned pixels agree.
 AGREE_DIFF = 18.0
@@ -359,15 +359,19 @@ def _agreeing_area(a, b, tf: Transform, window: np.ndarray, core: np.ndarray, xa
     diff = (pa * gain[:, None, None] - pb).abs().mean(0)
     diff = F.avg_pool2d(diff[None, None], 3, 1, 1, count_include_pad=False)[0, 0]
     # the detail must agree too: two smooth areas of like color are not yet the same patch. Weak
-    # detail agrees when it differs little; strong detail (a texture, resampled and recompressed
-    # on one side) when it correlates locally
+    # detail (both sides under FLAT_DETAIL around the sample) agrees when it differs little;
+    # texture (resampled and recompressed on one side) only when it correlates locally
     detail_a, detail_b = _detail(pa), _detail(pb)
     da, db = detail_a * gain[:, None, None], detail_b
     ddiff = F.avg_pool2d((da - db).abs().mean(0)[None, None], 5, 1, 2, count_include_pad=False)[0, 0]
     local = F.avg_pool2d(torch.stack([(da * db).sum(0), (da * da).sum(0), (db * db).sum(0)])[None], 5, 1, 2,
                          count_include_pad=False)[0]
     lncc = local[0] / torch.sqrt(local[1] * local[2]).clamp(min=1e-6)
-    agree = ((diff < AGREE_DIFF) & ((ddiff < AGREE_DETAIL) | (lncc > AGREE_CORRELATION))).numpy()
+    strength = F.avg_pool2d(torch.maximum(da.abs().mean(0), db.abs().mean(0))[None, None], 5, 1, 2,
+                            count_include_pad=False)[0, 0]
+    weak = strength < FLAT_DETAIL  # two textures of like strength and color (a copy-move's
+    # surroundings in one photo) differ little on average without being the same patch
+    agree = ((diff < AGREE_DIFF) & ((weak & (ddiff < AGREE_DETAIL)) | (lncc > AGREE_CORRELATION))).numpy()
     seg = label_regions(agree.astype(np.uint8), connectivity=4, background=0, stats=False)
     labels = seg.labels.numpy()
     # the component holding most of the inlier keypoints
