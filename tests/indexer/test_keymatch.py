@@ -153,6 +153,31 @@ def test_refine_region_refuses_a_place_that_is_not_one():
     assert refine_region(_loaded(tex), _loaded(moved), shift_along, xa, np.full(4, 3.0)) is not None
 
 
+def test_a_copy_move_box_does_not_take_in_surroundings_of_like_texture():
+    """A patch moved within one picture whose ground is a fine grain of the same strength
+    everywhere (different grain around the two copies): the grain around them differs little on
+    average but does not correlate, so the boxes stay the patch's own."""
+    import io
+
+    from lookalike.indexer.keymatch import Transform, refine_region
+
+    rng = np.random.default_rng(3)
+    grain = np.asarray(Image.fromarray(rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)).resize(
+        (400, 300), Image.Resampling.BILINEAR), np.float64) - 128
+    pic = np.clip(128 + 0.15 * grain, 0, 255)
+    patch = texture(42, 100, 120)
+    pic[40:140, 40:160] = patch
+    pic[170:270, 240:360] = patch
+    buf = io.BytesIO()
+    Image.fromarray(pic.astype(np.uint8)).save(buf, "JPEG", quality=85)
+    pic = np.asarray(Image.open(buf).convert("RGB"))
+    xa = np.array([[60.0, 60.0], [90.0, 70.0], [70.0, 100.0], [120.0, 110.0]])
+    found = refine_region(_loaded(pic), _loaded(pic), Transform(1.0, 200.0, 130.0, np.arange(4)), xa, np.full(4, 2.0))
+    assert found is not None
+    box_a, box_b, _ = found
+    assert box_iou(box_a, (40, 40, 120, 100)) >= 0.65 and box_iou(box_b, (240, 170, 120, 100)) >= 0.65, (box_a, box_b)
+
+
 def test_scales_could_agree_never_drops_a_pair_fit_transform_accepts():
     from lookalike.indexer.keymatch import scales_could_agree
 
