@@ -25,7 +25,7 @@ from .descriptor import DESCRIPTOR_DIM, DESCRIPTOR_VERSION
 from .duplicates import duplicate_groups
 from .keymatch import (
     HASH_BYTES, MAX_HAMMING, MIN_INLIERS, MIN_SHIFT_SCALES, NEIGHBOURS, REGION_MIN_NCC, KeypointSet,
-    candidate_matches, picture_keypoints, scales_could_agree, unpack_keypoints, verify_pair,
+    candidate_matches, could_fit, picture_keypoints, scales_could_agree, unpack_keypoints, verify_pair,
 )
 from .errors import (
     ImageLoadError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QueryError,
@@ -675,6 +675,8 @@ class Index:
         enough = (ends - starts) >= MIN_INLIERS  # most pairs of pictures share a match or two by chance
         enough &= scales_could_agree(np.repeat(np.arange(len(starts)), ends - starts), kp.scale[i], kp.scale[j])
         starts, ends = starts[enough], ends[enough]
+        fits = could_fit(starts, ends, kp.xy[i], kp.scale[i], kp.xy[j], kp.scale[j])  # the fit's first test, batched
+        starts, ends = starts[fits], ends[fits]
         most = np.argsort(starts - ends, kind="stable")  # the best-supported pairs first
         pixels = _PixelCache()
         pairs: list[RegionPair] = []

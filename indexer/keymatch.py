@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-__all__ = ["KeypointSet", "candidate_matches", "Transform", "fit_transform", "scales_could_agree", "HASH_BYTES",
+__all__ = ["KeypointSet", "candidate_matches", "Transform", "fit_transform", "scales_could_agree", "could_fit", "HASH_BYTES",
            "hash_descriptors", "pack_keypoints", "unpack_keypoints", "picture_keypoints", "refine_region",
            "verify_pair", "box_iou"]
 
@@ -188,6 +188,49 @@ def scales_could_agree(group: np.ndarray, xa_scale: np.ndarray, xb_scale: np.nda
     return best >= min_inliers
 
 
+#: Pairs of pictures with at most this many matches are checked together by :func:`could_fit`.
+BATCH_MATCHES = 24
+
+
+def could_fit(starts: np.ndarray, ends: np.ndarray, xa: np.ndarray, sa: np.ndarray, xb: np.ndarray,
+              sb: np.ndarray, min_inliers: int = MIN_INLIERS) -> np.ndarray:
+    """For groups of matches (rows ``starts[g]:ends[g]`` of ``xa``/``sa``/``xb``/``sb``, a pair of
+    pictures each): whether some match's scale + translation is agreed on by ``min_inliers``
+    matches, the first test of :func:`fit_transform`, computed for every group of up to
+    :data:`BATCH_MATCHES` matches at once (groups of one size together); larger groups pass
+    (``fit_transform`` decides). ``(G,) bool``."""
+    sizes = ends - starts
+    out = sizes >= min_inliers
+    for m in np.unique(sizes[out & (sizes <= BATCH_MATCHES)]).tolist():
+        every = np.flatnonzero(sizes == m)
+        for c in range(0, len(every), 4096):  # bounded memory: (4096, m, m, 2)
+            g = every[c:c + 4096]
+            rows = starts[g][:, None] + np.arange(m)[None, :]  # (G, m)
+            out[g] = _agreement(xa[rows], sa[rows], xb[rows], sb[rows]).sum(-1).max(-1) >= min_inliers
+    return out
+
+
+def _agreement(xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.ndarray,
+               proposals: np.ndarray | None = None) -> np.ndarray:
+    """Matches ``(..., m)`` (places ``(..., m, 2)``): ``(..., p, m)``, whether match ``q``
+    agrees with the scale + translation match ``p`` proposes (its place predicted within a few
+    of its keypoint scales, its scale ratio within :data:`SCALE_TOLERANCE`); every match
+    proposes, or those indexed by ``proposals``."""
+    s = sb / sa
+    t = xb - xa * s[..., None]
+    ps, pt = (s, t) if proposals is None else (s[..., proposals], t[..., proposals, :])
+    pred = xa[..., None, :, :] * ps[..., :, None, None] + pt[..., :, None, :]  # (..., proposal, match, 2)
+    err = np.hypot(*np.moveaxis(pred - xb[..., None, :, :], -1, 0))
+    ls = np.log(s)
+    pls = ls if proposals is None else ls[..., proposals]
+    return (err <= np.maximum(3.0, 1.5 * sb)[..., None, :]) & (
+        np.abs(pls[..., :, None] - ls[..., None, :]) <= SCALE_TOLERANCE)
+
+
+#: At most this many matches of a pair of pictures propose a transform in :func:`fit_transform`.
+MAX_PROPOSALS = 256
+
+
 @dataclass(frozen=True)
 class Transform:
     """``x_b = scale * x_a + (tx, ty)``, supported by ``inliers`` (indices into the matches given)."""
@@ -206,14 +249,11 @@ def fit_transform(xa: np.ndarray, sa: np.ndarray, xb: np.ndarray, sb: np.ndarray
     m = len(xa)
     if m < min_inliers:
         return None
-    s = sb / sa
-    t = xb - xa * s[:, None]
-    ls = np.log(s)
-    # proposals x matches: predicted positions of every match under every proposal
-    pred = xa[None, :, :] * s[:, None, None] + t[:, None, :]
-    err = np.hypot(*(pred - xb[None, :, :]).transpose(2, 0, 1))
-    tol = np.maximum(3.0, 1.5 * sb)[None, :]
-    agree = (err <= tol) & (np.abs(ls[:, None] - ls[None, :]) <= SCALE_TOLERANCE)
+    ls = np.log(sb / sa)
+    # proposals x matches; a pair of pictures with many matches (textures meeting textures) has
+    # MAX_PROPOSALS of them, spread evenly, propose (each still counted against every match)
+    proposals = None if m <= MAX_PROPOSALS else np.linspace(0, m - 1, MAX_PROPOSALS).round().astype(np.int64)
+    agree = _agreement(xa, sa, xb, sb, proposals)
     counts = agree.sum(1)
     best = int(np.argmax(counts))
     if counts[best] < min_inliers:

@@ -178,6 +178,36 @@ def test_a_copy_move_box_does_not_take_in_surroundings_of_like_texture():
     assert box_iou(box_a, (40, 40, 120, 100)) >= 0.65 and box_iou(box_b, (240, 170, 120, 100)) >= 0.65, (box_a, box_b)
 
 
+def test_could_fit_is_the_first_test_of_fit_transform_for_every_group_at_once():
+    """Batched over groups of every size (and the larger ones passed on): never drops a group
+    fit_transform accepts, and drops every group whose matches agree on no transform at all."""
+    from lookalike.indexer import keymatch
+    from lookalike.indexer.keymatch import could_fit
+
+    rng = np.random.default_rng(6)
+    xa_all, sa_all, xb_all, sb_all, sizes, accepted, none_agree = [], [], [], [], [], [], []
+    for g in range(400):
+        m = int(rng.integers(0, keymatch.BATCH_MATCHES + 6))
+        xa = rng.uniform(0, 300, (m, 2)).astype(np.float32)
+        sa = rng.uniform(1, 8, m).astype(np.float32)
+        k = rng.choice([0.5, 1.0, 1.7])
+        agreeing = rng.random(m) < rng.choice([0.1, 0.5])
+        sb = np.where(agreeing, sa * k, sa * np.exp(rng.uniform(-1, 1, m))).astype(np.float32)
+        xb = np.where(agreeing[:, None], xa * k + [20, 5], rng.uniform(0, 300, (m, 2))).astype(np.float32)
+        for lst, v in ((xa_all, xa), (sa_all, sa), (xb_all, xb), (sb_all, sb)):
+            lst.append(v)
+        sizes.append(m)
+        accepted.append(fit_transform(xa, sa, xb, sb) is not None)
+        none_agree.append(m < 3 or keymatch._agreement(xa, sa, xb, sb).sum(1).max() < 3)
+    ends = np.cumsum(sizes)
+    could = could_fit(ends - np.array(sizes), ends, *(np.concatenate(v) for v in (xa_all, sa_all, xb_all, sb_all)))
+    assert could.shape == (400,)
+    assert all(could[g] for g in range(400) if accepted[g])
+    assert all(not could[g] for g in range(400) if none_agree[g] and sizes[g] <= keymatch.BATCH_MATCHES)
+    assert all(could[g] for g in range(400) if sizes[g] > keymatch.BATCH_MATCHES)
+    assert 0 < sum(accepted) and sum(none_agree) > 50  # both kinds occur
+
+
 def test_scales_could_agree_never_drops_a_pair_fit_transform_accepts():
     from lookalike.indexer.keymatch import scales_could_agree
 
