@@ -31,6 +31,25 @@ def test_fit_transform_finds_scale_and_shift_among_outliers():
     assert fit_transform(xa[:2], sa[:2], xb[:2], sb[:2]) is None  # too few
 
 
+def test_fit_transform_with_many_matches_lets_some_propose_and_counts_every_one():
+    """A pair of textured pictures: 600 matches, 60 of them one transform; more matches than
+    MAX_PROPOSALS, so only some propose, and the fit still finds the transform and all 60 inliers."""
+    from lookalike.indexer import keymatch
+
+    rng = np.random.default_rng(7)
+    m = 600
+    assert m > keymatch.MAX_PROPOSALS
+    xa = rng.uniform(0, 400, (m, 2))
+    sa = rng.uniform(2, 6, m)
+    xb = rng.uniform(0, 400, (m, 2))
+    sb = sa * np.exp(rng.uniform(-0.3, 0.3, m))
+    true = rng.choice(m, 60, replace=False)
+    xb[true], sb[true] = xa[true] * 0.8 + [40, 12], sa[true] * 0.8
+    tf = fit_transform(xa, sa, xb, sb)
+    assert tf is not None and set(true.tolist()) <= set(tf.inliers.tolist())
+    assert tf.scale == pytest.approx(0.8, abs=0.01) and (tf.tx, tf.ty) == pytest.approx((40, 12), abs=1.0)
+
+
 def test_pack_unpack_round_trip():
     rng = np.random.default_rng(1)
     xy = rng.uniform(0, 5000, (7, 2)).astype(np.float32)
