@@ -6,7 +6,8 @@ pair is right when it names the two pictures and both boxes have IoU >= 0.5), no
 mirrored pair.
 
 The same with `search --regions`, each host as the query. Figures: recall of pasted pairs
-per held-out/tuned part, per paste scale and area; copy-move
+per held-out/tuned part, per paste scale and area, and apart for the patches that do not pin down
+one place (near uniform, a gradient, one straight edge: splice_data.place_strength); copy-move
 recall; precision (strict: pictures and boxes right; pictures: the two pictures right, boxes
 aside); rotated/mirrored pairs reported; indexing and `dupes` time. Reported apart as held
 out: pictures cut from CSet14, Kodak and Unsplash (see the README on how clean that split is).
@@ -26,8 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from PIL import Image
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from splice_data import make  # noqa: E402
+from splice_data import PLACE_MIN, make, place_strength  # noqa: E402
 
 from lookalike.indexer.keymatch import box_iou  # noqa: E402
 
@@ -42,6 +45,11 @@ def main() -> None:
         work = args.work or Path(tmp)
         pics, ix_dir = work / "pictures", work / "ix"
         truth = json.loads((pics / "truth.json").read_text()) if (pics / "truth.json").exists() else make(pics)
+        pins_down = {}  # whether each pasted patch pins down one place (splice_data.place_strength)
+        for p in truth["pairs"]:
+            x, y, w, h = p["source_box"]
+            with Image.open(pics / p["source"]) as im:
+                pins_down[p["host"]] = place_strength(im.convert("RGB").crop((x, y, x + w, y + h))) >= PLACE_MIN
         if not ix_dir.exists():
             t = time.perf_counter()
             with Index.open(ix_dir, create=True) as ix:
@@ -88,7 +96,10 @@ def main() -> None:
     rows = collections.defaultdict(lambda: [0, 0])
     for p in truth["pairs"]:
         got = frozenset([p["host"], p["source"]]) in right
-        for k in ("all pasted pairs", "held-out hosts" if pictures[p["host"]]["heldout"] else "tuned hosts",
+        place, held = pins_down[p["host"]], pictures[p["host"]]["heldout"]
+        for k in ("all pasted pairs", "held-out hosts" if held else "tuned hosts",
+                  "patch pins down one place" if place else "patch does not pin down a place (uniform, one edge)",
+                  *(("held-out hosts, patch pins down one place",) if held and place else ()),
                   "scale 0.5-0.8" if p["scale"] < 0.8 else "scale 1.25-2" if p["scale"] > 1.25 else "scale 0.8-1.25",
                   "area 5-10%" if p["area"] < 0.1 else "area 10-25%",
                   "brightness changed" if p["brightness"] != 1.0 else "brightness kept"):

@@ -88,6 +88,22 @@ def has_detail(patch: Image.Image) -> bool:
     return float(np.abs(a - mean).mean()) >= MIN_DETAIL
 
 
+#: A patch pins down one place when its weakest gradient direction has at least this much (see
+#: :func:`place_strength`); the figures are split by it (bench/splice.py), the collection is not.
+PLACE_MIN = 3.0
+
+
+def place_strength(patch: Image.Image) -> float:
+    """How well ``patch`` pins down one place, in luma levels (0-255): the root mean square of its
+    gradient along its weakest direction (the smaller eigenvalue of the structure tensor, Shi and
+    Tomasi) on its luma shrunk to 32 x 32 by averaging (noise and grain averaged away). Near
+    uniform patches, gradients and a single straight edge (which slides along itself) score low."""
+    a = np.asarray(patch.convert("L").resize((32, 32), Image.Resampling.BOX), np.float64)
+    gy, gx = np.gradient(a)
+    tensor = np.array([[(gx * gx).sum(), (gx * gy).sum()], [(gx * gy).sum(), (gy * gy).sum()]])
+    return float(np.sqrt(max(np.linalg.eigvalsh(tensor)[0], 0.0) / a.size))
+
+
 def _patch_box(rng: random.Random, w: int, h: int, area: float, aspect: float) -> tuple[int, int, int, int]:
     pw = min(w - 2, max(16, int(round(math.sqrt(area * w * h * aspect)))))
     ph = min(h - 2, max(16, int(round(area * w * h / pw))))
