@@ -233,8 +233,26 @@ class Searcher:
                 continue
             cand = self._refine(q, image_id, path, pred, min_score, exact)
             if cand is not None:
+                if cand.match and self._transformed_copy(q, image_id, min_score):
+                    cand.match = False
                 out.append(cand)
         return out
+
+    def _transformed_copy(self, q: PreparedQuery, image_id: int, min_score: float) -> bool:
+        """Whether the candidate as a whole is a rotated, mirrored or channel-swapped copy of
+        the query: a variant of the query that differs from it matches the whole candidate and
+        beats the upright query there. A part of such a copy that looks like the whole query
+        (the corner of a radial gradient, one half of a two-blob logo) is a coincidence of the
+        picture's near symmetry, not a region of the query; the orientation check on the box
+        alone cannot see it, since there no variant explains the box better."""
+        g = self.image_index.reconstruct(int(image_id))[None] @ q.variants.T  # (1, V)
+        e = None
+        if self.signal is not None:
+            e = self.signal.images.reconstruct(int(image_id))[None] @ q.embedded.variants.T
+        f = fuse(g, e)[0]
+        needs = self._needs(q)
+        explains = np.isfinite(needs) & (f[1:] >= min_score) & (f[0] - f[1:] < needs)
+        return bool(explains.any())
 
     def _embedded_region_candidates(self, q: PreparedQuery, m: int) -> list[tuple[int, tuple[float, float, float, float]]]:
         """Images whose tiles' embeddings are nearest the query's windows, best first, each with

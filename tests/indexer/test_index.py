@@ -215,3 +215,38 @@ def test_an_index_of_another_tile_scheme_is_refused(tmp_path, photo_dir):
     with pytest.raises(IndexMismatchError) as err:
         Index.open(tmp_path / "ix")
     assert err.value.code == "reindex-needed" and "re-index needed" in str(err.value)
+
+
+def _radial_gradient(w: int, h: int, cx: float, cy: float, colors, mid: float) -> Image.Image:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = np.hypot(xx - cx, yy - cy)
+    t = (t - t.min()) / (t.max() - t.min())
+    c0, c1, c2 = (np.array(c, np.float32) for c in colors)
+    a = np.where(t[..., None] < mid, c0 + (c1 - c0) * (t / mid)[..., None],
+                 c1 + (c2 - c1) * ((t - mid) / (1 - mid))[..., None])
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def test_a_turned_copy_is_not_a_region_of_its_source(tmp_path):
+    """A radial gradient whose centre sits off the diagonal, transposed, looks like a large part
+    of the original: the box alone passes the orientation check (no variant explains the box
+    better), but the whole picture is the query transposed, so the region is no match."""
+    d = tmp_path / "p"
+    d.mkdir()
+    params = [(575, 534, 94, 0, [(239, 100, 219), (141, 8, 195), (186, 216, 44)], 0.47),
+              (405, 529, 24, 67, [(103, 7, 1), (31, 2, 171), (134, 165, 65)], 0.38),
+              (547, 510, 107, 105, [(255, 243, 166), (215, 176, 180), (99, 224, 34)], 0.44),
+              (602, 526, 37, 77, [(184, 227, 18), (239, 136, 91), (172, 146, 65)], 0.42)]
+    for i, p in enumerate(params):
+        _radial_gradient(*p).save(d / f"g{i}.png")
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.add([d], workers=1)
+        for i in range(len(params)):
+            im = Image.open(d / f"g{i}.png")
+            im.transpose(Image.Transpose.TRANSPOSE).save(tmp_path / "turned.png")
+            assert not [h for h in ix.search(tmp_path / "turned.png", k=3) if h.match], i
+            # a part of it still is a region of it
+            w, h = im.size
+            im.crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4)).save(tmp_path / "part.png")
+            hits = ix.search(tmp_path / "part.png", k=3)
+            assert hits[0].path.endswith(f"g{i}.png") and hits[0].match, i
