@@ -33,7 +33,8 @@ from lookalike.models.orientation import CHANNEL_ORDERS, channel_order, dihedral
 
 from .color import srgb_to_oklab
 
-DESCRIPTOR_VERSION = "grid-v2"  # v2: ``info`` is detail left after a smooth fit (issue 15)
+#: v2: ``info`` is detail left after a smooth fit; v3: chroma in the shadows weighs less (issue 15)
+DESCRIPTOR_VERSION = "grid-v3"
 BASE = 32
 COLOR_GRID = 8
 GRAD_GRID = 4
@@ -50,6 +51,11 @@ MEAN_WEIGHT = 1.0
 #: near-uniform pictures (at most 0.0026, noise and JPEG q35 included) and the faintest
 #: textures that must match (+-3% around a mid tone: 0.0039 and up) of bench/categories.py.
 LOW_INFO_THRESHOLD = 0.0032
+#: A cell's chroma pattern is weighted by its lightness below this OKLab L (about sRGB 73 gray):
+#: in the shadows color is barely seen, and what a JPEG or a sensor leaves of it there is mostly
+#: noise (star fields and night scenes at JPEG q35 lost a third of their chroma pattern's
+#: agreement and fell under the threshold). Chosen on the tune half of bench/categories.py.
+DARK_CHROMA_L = 0.4
 _COLOR_FLOOR = 0.05
 _GRAD_FLOOR = 0.02
 DESCRIPTOR_DIM = COLOR_GRID * COLOR_GRID * 3 + GRAD_GRID * GRAD_GRID * GRAD_BINS + 2
@@ -191,7 +197,7 @@ def _describe_level(level: _Level, boxes: np.ndarray) -> tuple[np.ndarray, np.nd
     n = boxes.shape[0]
     mean = colors.reshape(n, -1, 3).mean(axis=1)  # (N, 3)
     centred = colors - mean[:, None, None, :]
-    centred[..., 1:] *= CHROMA_WEIGHT
+    centred[..., 1:] *= CHROMA_WEIGHT * np.clip(colors[..., :1] / DARK_CHROMA_L, 0.0, 1.0)
     c = centred.reshape(n, -1)
     g = grads.reshape(n, -1)
     c_norm = np.linalg.norm(c, axis=1)
