@@ -50,8 +50,12 @@ MAX_REGION_HAMMING = round(TILE_HASH_BITS * 100 / 256)
 #: Nearest tiles fetched for each window of a query, to be re-ranked by the tile code's scores
 #: (64 gave the crop figures of 256 on bench/crops.py, photos and categories, 70 ms sooner at 20k).
 REGION_NEIGHBOURS = 64
-#: A predicted box covering this share of a candidate is left to the whole-image comparison.
+#: A predicted box covering this share of a candidate is left to the whole-image comparison,
+#: unless that comparison scored within WHOLE_SLACK of the threshold without matching: a copy
+#: with a tenth of each side cut away no longer lines up with its source's grid cells (whole
+#: scores of 0.72-0.87 for such copies of charts, text, textures), but is located there.
 WHOLE_SHARE = 0.8
+WHOLE_SLACK = 0.2
 #: Candidates are first located on images decoded at about this shorter side...
 COARSE_SIDE = 256
 #: The query shrunk to this shorter side once: the source of the first location's small templates.
@@ -229,30 +233,32 @@ class Searcher:
             old = best.get(image_id)
             if old is not None and old.match:
                 continue
-            if pred[2] * pred[3] >= WHOLE_SHARE * w * h:
+            if pred[2] * pred[3] >= WHOLE_SHARE * w * h and (old is None or old.score < min_score - WHOLE_SLACK):
                 continue
             cand = self._refine(q, image_id, path, pred, min_score, exact)
             if cand is not None:
-                if cand.match and self._transformed_copy(q, image_id, min_score):
+                if cand.match and self._transformed_copy(q, image_id, cand.score):
                     cand.match = False
                 out.append(cand)
         return out
 
-    def _transformed_copy(self, q: PreparedQuery, image_id: int, min_score: float) -> bool:
+    def _transformed_copy(self, q: PreparedQuery, image_id: int, region_score: float) -> bool:
         """Whether the candidate as a whole is a rotated, mirrored or channel-swapped copy of
-        the query: a variant of the query that differs from it matches the whole candidate and
-        beats the upright query there. A part of such a copy that looks like the whole query
-        (the corner of a radial gradient, one half of a two-blob logo) is a coincidence of the
-        picture's near symmetry, not a region of the query; the orientation check on the box
-        alone cannot see it, since there no variant explains the box better."""
+        the query, found as a region of it with ``region_score``: a variant of the query that
+        differs from it explains the whole candidate better than the upright query explains
+        the region. A part of such a copy that looks like the whole query (the corner of a
+        radial gradient, one half of a two-blob logo) is a coincidence of the picture's near
+        symmetry; the orientation check on the box alone cannot see it, since there no variant
+        explains the box better. (Against the region's score, not the upright query's on the
+        whole picture: a copy with a tenth of each side cut away scores low as a whole, and a
+        mirrored page of text can score higher there.)"""
         g = self.image_index.reconstruct(int(image_id))[None] @ q.variants.T  # (1, V)
         e = None
         if self.signal is not None:
             e = self.signal.images.reconstruct(int(image_id))[None] @ q.embedded.variants.T
         f = fuse(g, e)[0]
         needs = self._needs(q)
-        explains = np.isfinite(needs) & (f[1:] >= min_score) & (f[0] - f[1:] < needs)
-        return bool(explains.any())
+        return bool((np.isfinite(needs) & (region_score - f[1:] < needs)).any())
 
     def _embedded_region_candidates(self, q: PreparedQuery, m: int) -> list[tuple[int, tuple[float, float, float, float]]]:
         """Images whose tiles' embeddings are nearest the query's windows, best first, each with

@@ -250,3 +250,24 @@ def test_a_turned_copy_is_not_a_region_of_its_source(tmp_path):
             im.crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4)).save(tmp_path / "part.png")
             hits = ix.search(tmp_path / "part.png", k=3)
             assert hits[0].path.endswith(f"g{i}.png") and hits[0].match, i
+
+
+def test_a_copy_with_a_tenth_of_each_side_cut_away_is_found(tmp_path):
+    """Cut 5% from every side of a fine colored texture and its cells no longer line up with the
+    source's as a whole (whole-image score about 0.8): it is located as a region instead."""
+    from PIL import ImageFilter
+
+    d = tmp_path / "p"
+    d.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        a = rng.integers(0, 256, (62, 48, 3)).astype(np.uint8)
+        im = Image.fromarray(a).resize((480, 620), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(2))
+        im.save(d / f"t{i}.png")
+    with Index.open(tmp_path / "ix", create=True) as ix:
+        ix.add([d], workers=1)
+        for i in range(3):
+            Image.open(d / f"t{i}.png").crop((24, 31, 456, 589)).save(tmp_path / "q.png")
+            hit = ix.search(tmp_path / "q.png", k=3)[0]
+            assert hit.path.endswith(f"t{i}.png") and hit.match, (i, hit)
+            assert box_iou(hit.box, (24, 31, 432, 558)) > 0.9, hit.box
