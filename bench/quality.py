@@ -88,6 +88,27 @@ def save_pictures(items: list[tuple[str, Image.Image, bool]], folder: Path) -> l
     return paths
 
 
+def categories_arg(text: str) -> list[str]:
+    """The categories of a comma list (``--categories``); exits with a one-line message on an
+    unknown one."""
+    cats = [c for c in text.split(",") if c]
+    unknown = set(cats) - set(CATEGORIES)
+    if unknown:
+        sys.exit(f"unknown categories: {', '.join(sorted(unknown))} (known: {', '.join(CATEGORIES)})")
+    return cats
+
+
+def index_pictures(items: list[tuple[str, Image.Image, bool]], folder: Path) -> list[Path]:
+    """Save the pictures of :func:`collect` in ``folder / "src"`` and index them, all together,
+    in ``folder / "ix"``. Returns the saved pictures' paths."""
+    from lookalike.indexer import Index
+
+    srcs = save_pictures(items, folder / "src")
+    with Index.open(folder / "ix", create=True) as ix:
+        ix.add([folder / "src"])
+    return srcs
+
+
 def _make_queries(args):
     i, src, qdir = args
     im = Image.open(src).convert("RGB")
@@ -112,7 +133,7 @@ def _search_chunk(args):
     single_thread()
     out = []
     with Index.open(index_dir) as ix:
-        for path, src, kind, name in items:
+        for path, *_ in items:
             hits = ix.search(path, k=5)
             out.append((path, [(h.path, h.match, h.score, h.kind) for h in hits]))
     return out
@@ -140,18 +161,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-peers", action="store_true", help="lookalike only (faster)")
     args = ap.parse_args()
-    from lookalike.indexer import Index
-
-    cats = [c for c in args.categories.split(",") if c]
-    unknown = set(cats) - set(CATEGORIES)
-    if unknown:
-        sys.exit(f"unknown categories: {', '.join(sorted(unknown))} (known: {', '.join(CATEGORIES)})")
+    cats = categories_arg(args.categories)
     items = collect(cats, args.per, args.split)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        srcs = save_pictures(items, tmp / "src")
-        with Index.open(tmp / "ix", create=True) as ix:
-            ix.add([tmp / "src"])
+        srcs = index_pictures(items, tmp)
         qdir = tmp / "q"
         qdir.mkdir()
         queries, left_out = [], {}

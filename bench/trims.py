@@ -27,17 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from categories import CATEGORIES, CONTROL  # noqa: E402
 from common import table  # noqa: E402
 from protocol import trim  # noqa: E402
-from quality import collect, save_pictures  # noqa: E402
-
-
-def _search_chunk(args):
-    index_dir, items = args
-    from common import single_thread
-    from lookalike.indexer import Index
-
-    single_thread()
-    with Index.open(index_dir) as ix:
-        return [(path, [(h.path, h.match, h.score, h.kind) for h in ix.search(path, k=3)]) for path, *_ in items]
+from quality import _search_chunk, categories_arg, collect, index_pictures  # noqa: E402
 
 
 def main() -> None:
@@ -52,16 +42,12 @@ def main() -> None:
     args = ap.parse_args()
     from PIL import Image
 
-    from lookalike.indexer import Index
-
     fractions = [float(f) for f in args.fractions.split(",")]
-    cats = [c for c in args.categories.split(",") if c and c != CONTROL]
+    cats = [c for c in categories_arg(args.categories) if c != CONTROL]
     items = collect(cats, args.per, args.split)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        srcs = save_pictures(items, tmp / "src")
-        with Index.open(tmp / "ix", create=True) as ix:
-            ix.add([tmp / "src"])
+        srcs = index_pictures(items, tmp)
         (tmp / "q").mkdir()
         queries = []  # (path, source index, fraction)
         for i, src in enumerate(srcs):
