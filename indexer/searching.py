@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookalike.models.orientation import same_variants
+from lookalike.models.threads import run_jobs
 from lookalike.models.io.images import ImageSource, LoadedImage, as_image, load_image, resize_pixels, shrink_to_side
 
 from .catalog import Catalog
@@ -225,7 +226,7 @@ class Searcher:
             order += [(i, p) for i, p in self._embedded_region_candidates(q, EMBEDDED_REGION_CANDIDATES)
                       if i not in taken]
         meta.update(self.catalog.images_by_id([i for i, _ in order if i not in meta]))
-        out = []
+        todo = []
         for image_id, pred in order:
             if image_id not in meta:
                 continue
@@ -235,7 +236,11 @@ class Searcher:
                 continue
             if pred[2] * pred[3] >= WHOLE_SHARE * w * h and (old is None or old.score < min_score - WHOLE_SLACK):
                 continue
-            cand = self._refine(q, image_id, path, pred, min_score, exact)
+            todo.append((image_id, path, pred))
+        # the candidates side by side, one torch thread each (lookalike.models.threads)
+        refined = run_jobs(lambda t: self._refine(q, t[0], t[1], t[2], min_score, exact), todo)
+        out = []
+        for (image_id, _, _), cand in zip(todo, refined):
             if cand is not None:
                 if cand.match and self._transformed_copy(q, image_id, cand.score):
                     cand.match = False
