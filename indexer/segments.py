@@ -35,11 +35,14 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from lookalike.models.threads import run_jobs
+
 from .catalog import SegmentRow
 from .errors import IndexCorruptError
 from .regions import TILE_ID_BITS, split_tile_ids
 from .vectors import (
-    approximate_kind, build_image_index, build_region_index, deserialize, read_file, serialize, write_file,
+    approximate_kind, build_image_index, build_region_index, deserialize, faiss_threads, read_file, serialize,
+    write_file,
 )
 
 SEGMENT_PREFIX = "seg-"
@@ -47,6 +50,9 @@ SEGMENT_PREFIX = "seg-"
 FANOUT = 8
 #: Segments under this many vectors are tier 0.
 BASE = 2048
+#: Up to this many vectors searched at once, segments are searched side by side (one FAISS
+#: thread each) rather than one after another with FAISS's threads over the vectors.
+FEW_QUERIES = 256
 _MAGIC = b"LKSEG\x00\x01\x00"
 _HEADER = struct.Struct("<8sQQQ")  # magic, FAISS bytes, owners, tile numbers
 
@@ -259,22 +265,30 @@ class LoadedFamily:
     def _search(self, x: np.ndarray, k: int, with_codes: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         n = len(x)
         worst = np.iinfo(np.int32).max if self.family.binary else -np.inf
-        dists, ids, codes = [], [], []
-        for seg, n_dead in self.parts:
-            if seg.ntotal == 0:
-                continue
+        def one(part: tuple[Segment, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            seg, n_dead = part
             kk = int(min(seg.ntotal, k + n_dead))
+            c = None
             if with_codes:
                 d, pos, c = _search_and_reconstruct(seg.index, x, kk)
-                codes.append(c)
             else:
                 d, pos = seg.index.search(x, kk)
             if n_dead:
                 gone = (pos >= 0) & np.isin(seg.ids.owner_at(pos), self.dead)
                 pos = np.where(gone, -1, pos)
             i = seg.ids.ids_at(pos)
-            dists.append(np.where(i >= 0, d, worst))
-            ids.append(i)
+            return np.where(i >= 0, d, worst), i, c
+
+        parts = [p for p in self.parts if p[0].ntotal]
+        if len(x) <= FEW_QUERIES and len(parts) > 1:
+            # the segments side by side, one FAISS thread each: FAISS's threads over a search's
+            # few dozen windows waited on each other more than they worked
+            with faiss_threads(1):
+                found = run_jobs(one, parts)
+        else:  # many queries (duplicates): FAISS's threads share them out
+            found = [one(p) for p in parts]
+        dists, ids = [f[0] for f in found], [f[1] for f in found]
+        codes = [f[2] for f in found] if with_codes else []
         width = self.family.dim // 8
         if not dists:
             return (np.full((n, k), worst, np.int32 if self.family.binary else np.float32),

@@ -21,6 +21,7 @@ __all__ = [
     "write_file",
     "read_file",
     "checksum",
+    "faiss_threads",
 ]
 
 import hashlib
@@ -31,9 +32,20 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from lookalike.models.threads import ThreadSetting
+
 from .errors import IndexCorruptError
 
 log = logging.getLogger(__name__)
+
+#: FAISS's OpenMP thread count is one for the whole process, so is this mirror of it
+_FAISS_THREADS = ThreadSetting(faiss.omp_get_max_threads, faiss.omp_set_num_threads)
+
+
+def faiss_threads(n: int):
+    """A context manager: FAISS's OpenMP threads set to ``n`` while inside (process-wide)."""
+    return _FAISS_THREADS.lowered(n)
+
 
 #: Beyond this many whole images, a segment of image vectors is HNSW instead of flat.
 APPROXIMATE_IMAGES = 200_000

@@ -9,7 +9,7 @@ thread each, every core does useful work.
 
 from __future__ import annotations
 
-__all__ = ["job_workers", "run_jobs", "torch_threads"]
+__all__ = ["ThreadSetting", "job_workers", "run_jobs", "torch_threads"]
 
 import os
 import threading
@@ -21,36 +21,53 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class _ThreadSetting:
-    """torch's intra-op thread count is one setting for the whole process: nested and
-    concurrent users share one lowered value, and the last to leave restores the first one's."""
+class ThreadSetting:
+    """A process-wide thread count (torch's intra-op threads, FAISS's OpenMP threads) lowered
+    while inside :meth:`lowered`: nested and concurrent users share one lowered value, and the
+    last to leave restores the value the first one found."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
-        self.saved = 0
+    def __init__(self, get: Callable[[], int], set_: Callable[[int], None]) -> None:
+        self._get, self._set = get, set_
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0
+
+    @contextmanager
+    def lowered(self, n: int) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._saved = self._get()
+                self._set(n)
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._set(self._saved)
 
 
-_SETTING = _ThreadSetting()  # the one process-wide torch setting it mirrors; holds no data
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """torch's intra-op threads set to ``n`` while inside (process-wide, as torch has it)."""
+def _torch_get() -> int:
     import torch
 
-    with _SETTING.lock:
-        if _SETTING.users == 0:
-            _SETTING.saved = torch.get_num_threads()
-            torch.set_num_threads(n)
-        _SETTING.users += 1
-    try:
-        yield
-    finally:
-        with _SETTING.lock:
-            _SETTING.users -= 1
-            if _SETTING.users == 0:
-                torch.set_num_threads(_SETTING.saved)
+    return torch.get_num_threads()
+
+
+def _torch_set(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
+#: torch's setting is one for the whole process, so is this mirror of it (a lock and a count)
+_TORCH = ThreadSetting(_torch_get, _torch_set)
+
+
+def torch_threads(n: int):
+    """A context manager: torch's intra-op threads set to ``n`` while inside (process-wide, as
+    torch has it)."""
+    return _TORCH.lowered(n)
 
 
 def job_workers(n_jobs: int, limit: int | None = None) -> int:

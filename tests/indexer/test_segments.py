@@ -12,7 +12,7 @@ import pytest
 from lookalike.indexer import Index, IndexMismatchError, QueryError
 from lookalike.indexer.catalog import SegmentRow
 from lookalike.indexer.describing import describe_file
-from lookalike.indexer.segments import FANOUT, Family, LoadedFamily, Segment, merge_plan
+from lookalike.indexer.segments import FANOUT, FEW_QUERIES, Family, LoadedFamily, Segment, merge_plan
 from lookalike.models.io.files import scan
 
 
@@ -71,7 +71,8 @@ def test_removed_pictures_are_tombstoned_then_dropped_by_rebuild(tmp_path, photo
         assert ix.verify().ok and not any(h.path.endswith("s1_small.jpg") for h in ix.search(q, k=5))
 
 
-def test_loaded_family_equals_exact_search_with_tombstones():
+@pytest.mark.parametrize("n_queries", [7, FEW_QUERIES + 1])  # segments side by side; one after another
+def test_loaded_family_equals_exact_search_with_tombstones(n_queries):
     rng = np.random.default_rng(3)
     fam = Family("regions", True, 64, True, 10**9)
     ids = (np.arange(1, 301, dtype=np.int64)[:, None] << 16 | np.arange(4)[None]).ravel()
@@ -81,7 +82,7 @@ def test_loaded_family_equals_exact_search_with_tombstones():
     loaded = LoadedFamily(fam, parts, dead)
     live = ~np.isin(ids >> 16, dead)
     assert loaded.ntotal == live.sum()
-    q = rng.integers(0, 256, (7, 8), dtype=np.uint8)
+    q = rng.integers(0, 256, (n_queries, 8), dtype=np.uint8)
     d, i = loaded.search(q, 10)
     bits = np.unpackbits(q[:, None] ^ codes[None], axis=2).sum(2)  # exact Hamming, (7, N)
     for row in range(len(q)):

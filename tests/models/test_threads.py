@@ -54,3 +54,33 @@ def test_job_workers_is_bounded_by_the_jobs_and_the_limit():
     assert job_workers(1) == 1
     assert job_workers(100, limit=2) <= 2
     assert run_jobs(lambda x: x, []) == []
+
+
+def test_a_thread_setting_is_lowered_once_for_concurrent_users():
+    from lookalike.models.threads import ThreadSetting
+
+    value = [8]
+    calls = []
+
+    def set_(n):
+        calls.append(n)
+        value[0] = n
+
+    setting = ThreadSetting(lambda: value[0], set_)
+    inside = threading.Event()
+    release = threading.Event()
+
+    def user():
+        with setting.lowered(1):
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=user)
+    t.start()
+    assert inside.wait(10)
+    with setting.lowered(1):  # a second user while the first is inside: nothing set again
+        assert value[0] == 1
+    assert value[0] == 1  # the first user is still inside
+    release.set()
+    t.join(10)
+    assert value[0] == 8 and calls == [1, 8]
