@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from lookalike.models.io.files import scan, under_roots
 from lookalike.models.io.images import DEFAULT_MAX_PIXELS, ImageSource, LoadedImage, as_image, load_image
+from lookalike.models.threads import run_jobs
 
 from .catalog import CATALOG_NAME, EMBEDDING_KIND, Catalog, ImageRecord, SegmentRow
 from .describing import DescribeOutcome, describe_file, describe_files
@@ -585,15 +587,15 @@ class Index:
         owners = kp.owner[ki]
         meta = self.catalog.images_by_id(np.unique(owners).tolist())
         pixels = _PixelCache()
-        hits: list[RegionHit] = []
-        for owner in np.unique(owners):
+
+        def check(owner: int) -> RegionHit | None:
             sel = owners == owner
-            if sel.sum() < MIN_INLIERS or int(owner) not in meta:
-                continue
-            other = functools.partial(pixels.get, meta[int(owner)][0])
+            other = functools.partial(pixels.get, meta[owner][0])
             found = verify_pair(img, other, qxy[qi[sel]], qs[qi[sel]], kp.xy[ki[sel]], kp.scale[ki[sel]], threshold)
-            if found is not None:
-                hits.append(RegionHit(meta[int(owner)][0], found[0], found[1], round(found[2], 6)))
+            return None if found is None else RegionHit(meta[owner][0], found[0], found[1], round(found[2], 6))
+
+        todo = [int(o) for o, n in zip(*np.unique(owners, return_counts=True)) if n >= MIN_INLIERS and int(o) in meta]
+        hits = [h for h in run_jobs(check, todo) if h is not None]  # the candidates side by side
         hits.sort(key=lambda h: (-h.score, h.path))
         return hits[:k]
 
@@ -788,20 +790,26 @@ def _embed_records(embedder: Embedder, outcomes: list[DescribeOutcome]) -> list[
 
 
 class _PixelCache:
-    """The last few images, decoded small, for confirming region pairs."""
+    """The last few images, decoded small, for confirming region pairs (shared by the threads
+    that confirm them side by side)."""
 
     def __init__(self, size: int = 64, min_side: int = 256) -> None:
         self.size = size
         self.min_side = min_side
         self._items: dict[str, LoadedImage | None] = {}
+        self._lock = threading.Lock()
 
     def get(self, path: str) -> LoadedImage | None:
-        if path not in self._items:
-            if len(self._items) >= self.size:
+        with self._lock:
+            if path in self._items:
+                return self._items[path]
+        try:
+            img: LoadedImage | None = load_image(path, min_side=self.min_side)
+        except ImageLoadError as exc:
+            log.warning("cannot confirm regions of %s: %s", path, exc)
+            img = None
+        with self._lock:
+            while len(self._items) >= self.size:
                 self._items.pop(next(iter(self._items)))
-            try:
-                self._items[path] = load_image(path, min_side=self.min_side)
-            except ImageLoadError as exc:
-                log.warning("cannot confirm regions of %s: %s", path, exc)
-                self._items[path] = None
-        return self._items[path]
+            self._items[path] = img
+        return img
