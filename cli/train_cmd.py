@@ -19,14 +19,20 @@ def train_command(
     batch: int = typer.Option(24, "--batch", min=2, help="Photos per step (each brings 3 more views)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice: same seed, data and command, same model."),
     init: Path | None = typer.Option(None, "--from", help="Fine-tune this checkpoint instead of starting fresh."),
+    gray_share: float = typer.Option(0.1, "--gray-share", min=0.0, max=1.0,
+                                     help="Share of the photos shown in gray (scanned pages, gray photos)."),
+    held_out: str = typer.Option("", "--held-out", help="Names the data you keep out of training to measure "
+                                 "on; recorded in the checkpoint's metadata."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
     json_out: bool = JsonOption,
 ) -> None:
     """Train the lookalike-s embedder contrastively on your photos.
 
-    Positives are edits of each photo (JPEG q15, 25% trim, text overlay, noise, gamma 0.7,
-    quarter size, and milder ones); its 7 rotations/mirrors, 5 channel swaps and keystone
-    warps are explicit negatives, so the model learns that those are *not* the same picture.
+    Positives are edits of each photo (JPEG q15, 25% trim, text overlay, caption band,
+    sticker, noise, gamma 0.7, quarter size, and milder ones); its 7 rotations/mirrors, 5
+    channel swaps and keystone warps are explicit negatives, so the model learns that those are
+    *not* the same picture (those that leave a photo the same, a gray photo's channel swaps,
+    are skipped).
     The checkpoint records the seed, this command and a digest of the data. A few hundred steps
     on a hundred photos take minutes on a CPU. Use it with `lookalike index --embedder
     lookalike-s --weights OUT`.
@@ -41,8 +47,8 @@ def train_command(
             sys.stderr.write(f"\rtraining: step {step}/{total}, loss {loss:.3f}")
             sys.stderr.flush()
 
-    rep = train_lookalike_s(folders, out, TrainConfig(steps=steps, batch=batch, seed=seed), init=init,
-                            device=device, command=command, progress=progress)
+    rep = train_lookalike_s(folders, out, TrainConfig(steps=steps, batch=batch, seed=seed, gray_share=gray_share),
+                            init=init, device=device, command=command, progress=progress, held_out=held_out)
     if show:
         sys.stderr.write("\n")
     if json_out:

@@ -3,8 +3,10 @@
 The contrastive training of ``lookalike-s`` and the benchmarks draw from the same lists, so
 what the model is taught and what it is measured on are named in one place.
 
-Hard positives (``HARD_EDITS``): JPEG quality 15, 25% trimmed, a text overlay, Gaussian noise
-of sigma 10, gamma 0.7, a quarter of the size (half of each side). Explicit negatives: the 7
+Hard positives (``HARD_EDITS``): JPEG quality 15, 25% trimmed, a text overlay, a caption band
+(a white band of text over the lower part, about 7% of the area), a sticker (a flat badge with
+a letter, 3-6% of the area), Gaussian noise of sigma 10, gamma 0.7, a quarter of the size (half
+of each side). Explicit negatives: the 7
 other rotations/mirrors and the 5 other channel orders (``lookalike.models.orientation``), and
 keystone warps.
 All take and return RGB ``PIL.Image`` objects and draw randomness from a ``random.Random``.
@@ -13,7 +15,7 @@ All take and return RGB ``PIL.Image`` objects and draw randomness from a ``rando
 from __future__ import annotations
 
 __all__ = [
-    "HARD_EDITS", "MILD_EDITS", "jpeg", "trim", "text_overlay", "noise", "gamma", "quarter_size", "perspective",
+    "HARD_EDITS", "MILD_EDITS", "jpeg", "trim", "text_overlay", "caption_band", "sticker", "noise", "gamma", "quarter_size", "perspective",
     "dihedral", "channel_order",
 ]
 
@@ -49,10 +51,7 @@ def text_overlay(im: Image.Image, rng: random.Random) -> Image.Image:
     out = im.convert("RGB").copy()
     w, h = out.size
     size = max(8, h // 12)
-    try:
-        font = ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType sizes
-        font = ImageFont.load_default()
+    font = _font(size)
     words = " ".join("".join(rng.choice(string.ascii_letters) for _ in range(rng.randint(3, 8)))
                      for _ in range(rng.randint(2, 4)))
     draw = ImageDraw.Draw(out)
@@ -61,6 +60,59 @@ def text_overlay(im: Image.Image, rng: random.Random) -> Image.Image:
     y = rng.randint(0, max(0, h - (y1 - y0)))
     fill, stroke = ((255, 255, 255), (0, 0, 0)) if rng.random() < 0.5 else ((0, 0, 0), (255, 255, 255))
     draw.text((x - x0, y - y0), words, font=font, fill=fill, stroke_width=max(1, size // 12), stroke_fill=stroke)
+    return out
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType sizes
+        return ImageFont.load_default()
+
+
+def caption_band(im: Image.Image, rng: random.Random) -> Image.Image:
+    """A caption box over the lower part: a white (or black) band the width of the picture,
+    5-9% of its height (about 7% of the area), with a line of dark (or light) text in it."""
+    out = im.convert("RGB").copy()
+    w, h = out.size
+    bh = max(4, round(h * rng.uniform(0.05, 0.09)))
+    y0 = h - bh - round(h * rng.uniform(0.0, 0.08))
+    light = rng.random() < 0.75
+    band = Image.new("RGB", (w, bh), (255, 255, 255) if light else (0, 0, 0))
+    draw = ImageDraw.Draw(band)  # text drawn on the band alone, so it never spills out of it
+    font = _font(max(6, round(bh * 0.7)))
+    words = " ".join("".join(rng.choice(string.ascii_letters) for _ in range(rng.randint(3, 9)))
+                     for _ in range(rng.randint(2, 6)))
+    x0, ty0, _, ty1 = draw.textbbox((0, 0), words, font=font)
+    draw.text((round(w * 0.03) - x0, (bh - (ty1 - ty0)) // 2 - ty0), words, font=font,
+              fill=(20, 20, 20) if light else (235, 235, 235))
+    out.paste(band, (0, y0))
+    return out
+
+
+def sticker(im: Image.Image, rng: random.Random) -> Image.Image:
+    """A sticker or logo: a flat disc or rounded square of one color with a letter in a
+    contrasting one, 3-6% of the area, near a corner (where logos and watermarks sit)."""
+    out = im.convert("RGB").copy()
+    w, h = out.size
+    side = max(4, round((w * h * rng.uniform(0.03, 0.06)) ** 0.5))
+    side = min(side, w, h)
+    mx, my = round(w * rng.uniform(0.01, 0.06)), round(h * rng.uniform(0.01, 0.06))
+    x = mx if rng.random() < 0.5 else w - side - mx
+    y = my if rng.random() < 0.5 else h - side - my
+    x, y = max(0, x), max(0, y)
+    fill = tuple(rng.randint(0, 255) for _ in range(3))
+    ink = (255, 255, 255) if sum(fill) < 384 else (0, 0, 0)
+    draw = ImageDraw.Draw(out)
+    box = (x, y, x + side - 1, y + side - 1)
+    if rng.random() < 0.5:
+        draw.ellipse(box, fill=fill)
+    else:
+        draw.rounded_rectangle(box, radius=max(1, side // 6), fill=fill)
+    font = _font(max(6, round(side * 0.6)))
+    letter = rng.choice(string.ascii_uppercase)
+    lx0, ly0, lx1, ly1 = draw.textbbox((0, 0), letter, font=font)
+    draw.text((x + (side - (lx1 - lx0)) // 2 - lx0, y + (side - (ly1 - ly0)) // 2 - ly0), letter, font=font, fill=ink)
     return out
 
 
@@ -125,6 +177,8 @@ HARD_EDITS: dict[str, Edit] = {
     "jpeg15": lambda im, rng: jpeg(im, 15),
     "trim25": lambda im, rng: trim(im, 0.25, rng),
     "text": text_overlay,
+    "caption": caption_band,
+    "sticker": sticker,
     "noise10": lambda im, rng: noise(im, 10.0, rng),
     "gamma07": lambda im, rng: gamma(im, 0.7),
     "quarter": lambda im, rng: quarter_size(im),

@@ -5,7 +5,11 @@ edit of it (the positive: a hard edit from :data:`~lookalike.models.embed.edits.
 everyday one from ``MILD_EDITS``) and two explicit negatives (one of its 7 other
 rotations/mirrors, and one of its 5 other channel orders or a keystone warp). The loss is
 InfoNCE in both directions: each anchor must pick its own positive among every positive and
-every negative of the batch. A region term teaches tiles: the feature map of the anchor
+every negative of the batch. A negative that leaves the photo the same (a gray photo's channel
+swap, a symmetric photo's mirror: :func:`~lookalike.models.orientation.same_variants`) is
+never drawn: the model cannot tell a picture from itself. A share of the photos
+(``gray_share``) is shown in gray, anchor and all, so scanned pages and gray photos are among
+the examples whatever the folder holds. A region term teaches tiles: the feature map of the anchor
 pooled over a random box must pick out that box's pixels embedded alone (re-encoded and
 rescaled), against every other box of the batch and the rotated crop.
 
@@ -33,6 +37,7 @@ from PIL import Image
 
 from lookalike.models.errors import EmbedderError, ImageLoadError, QueryError
 
+from .. import orientation
 from ..tensors import as_chw
 from .edits import HARD_EDITS, MILD_EDITS, channel_order, dihedral, jpeg, perspective
 from .embedding import resolve_device
@@ -56,6 +61,7 @@ class TrainConfig:
     temperature: float = 0.1
     hard_share: float = 0.7  # share of positives drawn from the hard edits
     region_weight: float = 0.5
+    gray_share: float = 0.1  # share of photos shown in gray (R = G = B), anchor and all
 
 
 @dataclass
@@ -137,6 +143,15 @@ class _Batcher:
         return x.to(self.device), torch.tensor(rois, dtype=torch.float32, device=self.device)
 
 
+def _negatives(im: Image.Image) -> tuple[list[str], list[int]]:
+    """The rotations/mirrors (names) and channel orders (indices) that change ``im``: a
+    negative equal to the photo would ask the model to tell a picture from itself."""
+    same = orientation.same_variants(np.asarray(im.convert("RGB")))
+    dihedral_ok = [n for n in _DIHEDRAL_NEGATIVES if not same[orientation.DIHEDRAL_NAMES.index(n) - 1]]
+    channel_ok = [k for k in range(1, len(orientation.CHANNEL_ORDERS)) if not same[7 + k - 1]]
+    return dihedral_ok, channel_ok
+
+
 def _info_nce(queries: torch.Tensor, keys: torch.Tensor, temperature: float) -> torch.Tensor:
     """Row i of ``queries`` must pick key i among all ``keys`` (extra keys are negatives)."""
     logits = queries @ keys.t() / temperature
@@ -146,10 +161,11 @@ def _info_nce(queries: torch.Tensor, keys: torch.Tensor, temperature: float) -> 
 def train_lookalike_s(
     paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], config: TrainConfig = TrainConfig(),
     init: str | os.PathLike[str] | None = None, device: str = "auto", command: str = "",
-    progress: Progress | None = None,
+    progress: Progress | None = None, held_out: str = "",
 ) -> TrainReport:
     """Train (or, with ``init``, fine-tune) ``lookalike-s`` on the images in ``paths`` (files or
-    folders, searched recursively) and write the checkpoint to ``out``. Raises :class:`EmbedderError` when fewer than 2 images load."""
+    folders, searched recursively) and write the checkpoint to ``out``. ``held_out`` names the
+    data kept out of training for measurement; it is recorded in the metadata. Raises :class:`EmbedderError` when fewer than 2 images load."""
     if not Path(out).parent.is_dir():
         raise QueryError(f"cannot write {out}: folder {Path(out).parent} does not exist")
     dev = resolve_device(device)
@@ -167,6 +183,10 @@ def train_lookalike_s(
         init_meta = {"from": str(init), "meta": ckpt.get("meta", {})}
     side = int(arch["input_side"])
     photos, names = _load_photos(files, 2 * side)
+    if config.gray_share > 0:
+        gray_rng = random.Random(config.seed + 1)
+        photos = [im.convert("L").convert("RGB") if gray_rng.random() < config.gray_share else im for im in photos]
+    allowed = [_negatives(im) for im in photos]
     if len(photos) < 2:
         raise EmbedderError(f"training needs at least 2 readable images, found {len(photos)}")
     net = build_net(arch)
@@ -192,8 +212,10 @@ def train_lookalike_s(
             anchor = batcher.tensor(im)
             name, edit = rng.choice(hard) if rng.random() < config.hard_share else rng.choice(mild)
             pos = batcher.tensor(edit(im, rng))
-            neg1 = batcher.tensor(dihedral(im, _DIHEDRAL_NEGATIVES[rng.randint(1, 7) - 1]))
-            neg2 = batcher.tensor(channel_order(im, rng.randint(1, 5)) if rng.random() < 0.6 else perspective(im, rng))
+            turns, channels = allowed[i]
+            neg1 = batcher.tensor(dihedral(im, rng.choice(turns)) if turns else perspective(im, rng))
+            neg2 = batcher.tensor(channel_order(im, rng.choice(channels)) if channels and rng.random() < 0.6
+                                  else perspective(im, rng))
             views.append((anchor, pos, neg1, neg2))
             # a region: a box of 1/4 to 1/2 of each side, in anchor input pixels
             ah, aw = anchor.shape[1:]
@@ -205,7 +227,9 @@ def train_lookalike_s(
             crop = jpeg(crop, rng.choice((50, 80, 95)))
             crop_side = max(8, round(min(bw, bh) * rng.uniform(0.75, 1.3)))
             crops.append(batcher.tensor(crop, crop_side))
-            crop_negs.append(batcher.tensor(dihedral(crop, _DIHEDRAL_NEGATIVES[rng.randint(1, 7) - 1]), crop_side))
+            crop_turns = _negatives(crop)[0]
+            crop_negs.append(batcher.tensor(dihedral(crop, rng.choice(crop_turns)) if crop_turns
+                                            else perspective(crop, rng), crop_side))
         n = len(views)
         tensors = [v[0] for v in views] + [v[1] for v in views] + [v[2] for v in views] + [v[3] for v in views]
         extra = [[j] + [float(c) for c in r] for j, r in enumerate(region_rois)]
@@ -235,7 +259,7 @@ def train_lookalike_s(
     meta = {
         "name": "lookalike-s", "seed": config.seed, "command": command, "config": asdict(config),
         "data": {"root": os.path.commonpath(names) if names else "", "images": len(photos),
-                 "digest": _data_digest([Path(p) for p in names])},
+                 "digest": _data_digest([Path(p) for p in names]), "held_out": held_out},
         "positives": sorted(HARD_EDITS) + sorted(MILD_EDITS),
         "negatives": ["7 rotations/mirrors", "5 channel orders", "keystone warp"],
         "init": init_meta, "steps": config.steps, "seconds": round(seconds, 1),

@@ -62,11 +62,16 @@ def test_train_command(tmp_path, make_scene):
     for i in range(3):
         make_scene(40 + i, (80, 60)).save(d / f"{i}.png")
     out = tmp_path / "m.pt"
-    r = _run("train", d, "--out", out, "--steps", "2", "--batch", "3", "--device", "cpu", "--json")
+    r = _run("train", d, "--out", out, "--steps", "2", "--batch", "3", "--device", "cpu", "--json",
+             "--held-out", "photo 2", "--gray-share", "0.5")
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
     assert rep["images"] == 3 and rep["steps"] == 2 and out.exists()
-    assert torch.load(out, weights_only=True)["meta"]["command"].startswith("lookalike train")
+    meta = torch.load(out, weights_only=True)["meta"]
+    assert meta["command"].startswith("lookalike train") and meta["data"]["held_out"] == "photo 2"
+    assert meta["config"]["gray_share"] == 0.5
+    r = _run("train", d, "--out", out, "--gray-share", "2")
+    assert r.exit_code == 2 and "Traceback" not in r.output
     r = _run("train", tmp_path / "missing", "--out", out)
     assert r.exit_code == 2 and "no such file" in r.output
     r = _run("train", d, "--out", tmp_path / "nodir" / "m.pt")

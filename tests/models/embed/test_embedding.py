@@ -250,8 +250,58 @@ def test_hard_edits_keep_size_rules():
     assert edits.HARD_EDITS["trim25"](im, rng).size == (150, 75)
     assert edits.HARD_EDITS["quarter"](im, rng).size == (100, 50)
     assert edits.HARD_EDITS["text"](im, rng).size == (200, 100)
+    for name in ("caption", "sticker"):
+        assert edits.HARD_EDITS[name](im, rng).size == (200, 100)
     g = np.asarray(edits.gamma(Image.new("RGB", (2, 2), (128, 128, 128)), 0.7))
     assert g[0, 0, 0] == round(255 * (128 / 255) ** 0.7)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_overlays_cover_what_they_say(seed):
+    rng = random.Random(seed)
+    w, h = rng.randint(60, 400), rng.randint(60, 400)
+    im = Image.new("RGB", (w, h), (90, 140, 60))
+    a = np.asarray(im)
+    cap = np.asarray(edits.caption_band(im, rng))
+    rows = np.flatnonzero((cap != a).any(axis=(1, 2)))
+    # a full-width band in the lower third, 4-9% of the height (plus the rounding of tiny pictures)
+    assert rows.min() >= h * 0.8 and len(rows) <= max(4, round(h * 0.09)) + 1
+    assert (cap[rows[0]] != a[rows[0]]).any(axis=-1).all()  # the band spans the width
+    st = np.asarray(edits.sticker(im, rng))
+    changed = (st != a).any(axis=-1)
+    ys, xs = np.nonzero(changed)
+    area = changed.mean()
+    assert 0.015 < area <= 0.06 + 1e-9
+    # near a corner: the changed box touches the outer 45% of both axes
+    assert min(xs.min(), w - 1 - xs.max()) < 0.45 * w and min(ys.min(), h - 1 - ys.max()) < 0.45 * h
+
+
+def test_training_never_draws_a_negative_equal_to_the_photo():
+    from lookalike.models.embed.training import _negatives
+
+    gray = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50), np.uint8)).convert("RGB")
+    turns, channels = _negatives(gray)
+    assert channels == [] and len(turns) == 7
+    sym = np.zeros((40, 40, 3), np.uint8)
+    sym[10:30, 10:30] = (200, 90, 30)  # a centred orange square: every turn and mirror is itself
+    turns, channels = _negatives(Image.fromarray(sym))
+    assert turns == [] and len(channels) == 5
+    half = sym.copy()
+    half[:, :20] = (0, 0, 255)  # left half blue: a vertical mirror changes it, a flip top-bottom does not
+    turns, _ = _negatives(Image.fromarray(half))
+    assert "flip_rot0" in turns and "flip_rot180" not in turns
+
+
+def test_gray_share_trains_on_gray_photos(tmp_path, make_scene):
+    d = tmp_path / "photos"
+    d.mkdir()
+    for i in range(4):
+        make_scene(400 + i, (80, 64)).save(d / f"p{i}.png")
+    rep = train_lookalike_s([d], tmp_path / "g.pt", TrainConfig(steps=3, batch=4, gray_share=1.0), device="cpu",
+                            held_out="none: a test")
+    meta = torch.load(tmp_path / "g.pt", weights_only=True)["meta"]
+    assert rep.steps == 3 and meta["config"]["gray_share"] == 1.0 and meta["data"]["held_out"] == "none: a test"
+    assert "caption" in meta["positives"] and "sticker" in meta["positives"]
 
 
 def test_long_thin_images_are_capped(small_embedder):
