@@ -18,8 +18,8 @@ shipped fusion. Candidates come from both indexes in every mode; only the score 
 The threshold is the default 0.90 in every mode. A positive counts when its source is the first
 hit and is a match (regions: and box IoU >= 0.5); a negative is a false match when any hit
 is a match. Figures are given for the photos the checkpoint never saw (``--held-out-folder``:
-CSet14 for the checkpoint shipped since issue 15, trained on bench/train_data.py's folder;
-CSun_Hays80 for the first one, trained on CBSD68 + CSet14) and for all.
+CSun_Hays80 for the shipped checkpoint, trained on CBSD68 + CSet14; CSet14 for one trained on
+bench/train_data.py's folder) and for all.
 
 With ``--categories`` (issue 15) the pictures are those of bench/categories.py (``--per`` of each
 category and half; held out: CSet14, Unsplash, every third vector piece, odd seeds), all in one
@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--split", default="all", choices=["all", "held-out", "trained"],
                     help="search only queries made from these photos (the index always holds all)")
-    ap.add_argument("--held-out-folder", default="CSet14",
+    ap.add_argument("--held-out-folder", default="CSun_Hays80",
                     help="photos under a folder of this name are the held-out split (see the docstring)")
     ap.add_argument("--only", default="", help="comma-separated query names (e.g. trim25,crop) to run alone")
     ap.add_argument("--categories", default="", help="'all' or a comma list (bench/categories.py)")

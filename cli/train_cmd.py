@@ -33,8 +33,9 @@ def train_command(
     channel swaps and keystone warps are explicit negatives, so the model learns that those are
     *not* the same picture (those that leave a photo the same, a gray photo's channel swaps,
     are skipped).
-    The checkpoint records the seed, this command and a digest of the data. A few hundred steps
-    on a hundred photos take minutes on a CPU. Use it with `lookalike index --embedder
+    The checkpoint records the seed, this command, a digest of the data and what you held out
+    (--held-out). A step takes 3-9 seconds on 2 CPU cores, whatever the number of photos: 500
+    steps take 25-75 minutes. Use it with `lookalike index --embedder
     lookalike-s --weights OUT`.
     """
     from lookalike.models.embed.training import TrainConfig, train_lookalike_s
