@@ -45,8 +45,9 @@ from .lookalike_s import DEFAULT_CONFIG, MEAN, STD, build_net, read_checkpoint, 
 
 log = logging.getLogger(__name__)
 
-#: The 7 rotations/mirrors a negative is drawn from, in the order the draws index them (the order
-#: the shipped checkpoint was trained with, so a seed gives the same model as before).
+#: The 7 rotations/mirrors a negative is drawn from (those that leave the photo the same left
+#: out). The shipped checkpoint was trained before the caption and sticker positives and that
+#: rule: this code does not give it back from its seed; its metadata records what it was.
 _DIHEDRAL_NEGATIVES = ("rot90", "rot180", "rot270", "flip_rot0", "flip_rot180", "flip_rot90", "flip_rot270")
 
 Progress = Callable[[int, int, float], None]
