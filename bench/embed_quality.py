@@ -164,6 +164,9 @@ def main() -> None:
                 if kind == "neg":
                     ok = any(m for _, m, _, _ in hits)
                 else:
+                    # another picture reported as a match for a copy or crop of this one
+                    wrong = int(any(m and p != src_paths[src] for p, m, _, _ in hits))
+                    by_cat.setdefault((mode, category[src], "wrong"), []).append(wrong)
                     ok = bool(hits) and hits[0][0] == src_paths[src] and hits[0][1]
                     if kind == "region":
                         ok = ok and iou(hits[0][3], box) >= 0.5
@@ -193,8 +196,13 @@ def main() -> None:
     if args.categories:
         cell = lambda m, c, k: (f"{np.mean(by_cat[(m, c, k)]):.3f}" if by_cat.get((m, c, k)) else "-")
         rows = [[c, str(category.count(c))] + [f"{cell(m, c, 'pos')} / {cell(m, c, 'region')} / {cell(m, c, 'neg')}"
-                                               for m in modes] for c in dict.fromkeys(category)]
-        print(f"\nby category ({args.cat_split}): hard-edit recall / crop recall / false-match rate")
+                                               f" / {cell(m, c, 'wrong')}" for m in modes] for c in dict.fromkeys(category)]
+        pooled = lambda m, k: np.mean([x for (mm, c, kk), xs in by_cat.items() if mm == m and kk == k and c != CONTROL
+                                        for x in xs] or [np.nan])
+        rows.append(["all", str(len(category))] + [f"{pooled(m, 'pos'):.3f} / {pooled(m, 'region'):.3f} / "
+                                                   f"{pooled(m, 'neg'):.3f} / {pooled(m, 'wrong'):.3f}" for m in modes])
+        print(f"\nby category ({args.cat_split}): hard-edit recall / crop recall / false-match rate / "
+              "wrong-match rate (another picture a match for an edit or crop)")
         print(table(rows, ["category", "pictures"] + modes))
         if "fused" in modes:
             bad = [c for c in dict.fromkeys(category) if c != CONTROL and (

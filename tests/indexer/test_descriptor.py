@@ -123,3 +123,65 @@ def test_channel_variants_are_the_descriptors_of_reordered_pixels(w, h, seed):
     want = np.stack([describe_boxes(np.ascontiguousarray(channel_order(pixels, k)), w, h, whole).vectors
                      for k in range(1, len(CHANNEL_ORDERS))])
     assert np.array_equal(channel_variants(pixels, w, h, whole), want)
+
+
+def _tolerant_oracle(u: np.ndarray, v: np.ndarray, drop: int) -> float:
+    """One pair at a time, written from the definition: the worst ``drop`` color cells out (and
+    each gradient cell with any of them under it), both sides re-centred on the rest."""
+    from lookalike.indexer.descriptor import COLOR_GRID, COLOR_WEIGHT, GRAD_BINS, GRAD_GRID, GRAD_WEIGHT
+
+    n = COLOR_GRID * COLOR_GRID
+    cu, cv = u[: 3 * n].reshape(n, 3), v[: 3 * n].reshape(n, 3)
+    gu = u[3 * n: 3 * n + GRAD_GRID * GRAD_GRID * GRAD_BINS].reshape(-1, GRAD_BINS)
+    gv = v[3 * n: 3 * n + GRAD_GRID * GRAD_GRID * GRAD_BINS].reshape(-1, GRAD_BINS)
+
+    def unit(c):
+        c = c - c.mean(axis=0)
+        return c / max(np.linalg.norm(c), 1e-12)
+
+    worst = set(np.argsort(((unit(cu) - unit(cv)) ** 2).sum(axis=1))[n - drop:].tolist())
+    kept = [i for i in range(n) if i not in worst]
+    color = float((unit(cu[kept]) * unit(cv[kept])).sum())
+    step = COLOR_GRID // GRAD_GRID
+    gkept = [g for g in range(GRAD_GRID * GRAD_GRID)
+             if not any((i // COLOR_GRID) // step * GRAD_GRID + (i % COLOR_GRID) // step == g for i in worst)]
+    if len(gkept) < GRAD_GRID * GRAD_GRID // 2:
+        gkept = list(range(GRAD_GRID * GRAD_GRID))
+    a, b = gu[gkept], gv[gkept]
+    grad = float((a * b).sum() / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+    wc, wg = COLOR_WEIGHT ** 2, GRAD_WEIGHT ** 2
+    return max(float(u @ v), (wc * color + wg * grad) / (wc + wg))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 20))
+def test_tolerant_similarity_against_the_definition(seed, drop):
+    from lookalike.indexer.descriptor import tolerant_similarity
+
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(3, DESCRIPTOR_DIM))
+    a /= np.linalg.norm(a, axis=1)[:, None]
+    b = a[:2] + rng.normal(0, 0.4, (2, DESCRIPTOR_DIM))
+    b /= np.linalg.norm(b, axis=1)[:, None]
+    got = tolerant_similarity(a, b, drop)
+    want = np.array([[_tolerant_oracle(x, y, drop) for y in b] for x in a])
+    assert got.shape == (3, 2) and np.allclose(got, want, atol=1e-9)
+    assert (got >= a @ b.T - 1e-12).all() and (got <= 1 + 1e-9).all()
+    assert np.allclose(tolerant_similarity(b, a, drop), got.T)  # the same either way round
+    assert np.allclose(tolerant_similarity(a, b, 0), a @ b.T)
+
+
+def test_tolerant_similarity_forgives_an_overlay_not_another_picture():
+    from lookalike.indexer.descriptor import tolerant_similarity
+    from lookalike.models.embed.edits import caption_band, sticker
+    import random
+
+    rng = np.random.default_rng(3)
+    dark = (random_image(rng, 240, 320).astype(np.float32) * 0.25).astype(np.uint8)  # a dark, detailed picture
+    other = (random_image(rng, 240, 320).astype(np.float32) * 0.25).astype(np.uint8)
+    src, oth = _whole(dark).vectors, _whole(other).vectors
+    for edit in (caption_band, sticker):
+        q = _whole(np.asarray(edit(Image.fromarray(dark), random.Random(1)))).vectors
+        plain, tol = float(q[0] @ src[0]), float(tolerant_similarity(q, src)[0, 0])
+        assert tol > plain and tol > 0.9, (edit.__name__, plain, tol)
+        assert float(tolerant_similarity(q, oth)[0, 0]) < 0.8
