@@ -1,4 +1,4 @@
-"""The training folder of the shipped lookalike-s (issue 15): the tuning half of every category
+"""The training folder of issue 15's lookalike-s recipe (measured, not shipped: README): the tuning half of every category
 of bench/categories.py, so the held-out half stays unseen by the model as by every threshold.
 
 Written to OUT (a new folder):
@@ -8,7 +8,7 @@ Written to OUT (a new folder):
            tuning-half photos), the near-uniform control left out (it has nothing to learn)
 Held out (never written): CSet14, Unsplash, every third vector piece, the odd seeds.
 
-Then: lookalike train OUT --out data/lookalike-s.pt --steps 600 --held-out "$(python bench/train_data.py --held-out)"
+Then: lookalike train OUT --out lookalike-s.pt --steps 500 --held-out "$(python bench/train_data.py --held-out)"
 
 Usage: python bench/train_data.py OUT [--per 12]
        python bench/train_data.py --held-out      (prints the held-out description)

@@ -147,9 +147,10 @@ class _Batcher:
 def _negatives(im: Image.Image) -> tuple[list[str], list[int]]:
     """The rotations/mirrors (names) and channel orders (indices) that change ``im``: a
     negative equal to the photo would ask the model to tell a picture from itself."""
-    same = orientation.same_variants(np.asarray(im.convert("RGB")))
+    same = orientation.same_variants(np.asarray(im.convert("RGB")))  # turns, then channel orders
+    turns = len(orientation.DIHEDRAL_NAMES) - 1
     dihedral_ok = [n for n in _DIHEDRAL_NEGATIVES if not same[orientation.DIHEDRAL_NAMES.index(n) - 1]]
-    channel_ok = [k for k in range(1, len(orientation.CHANNEL_ORDERS)) if not same[7 + k - 1]]
+    channel_ok = [k for k in range(1, len(orientation.CHANNEL_ORDERS)) if not same[turns + k - 1]]
     return dihedral_ok, channel_ok
 
 
