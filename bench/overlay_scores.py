@@ -4,19 +4,21 @@ occlusion-tolerant comparison gives back.
 
 The color grid takes its 8 x 8 cells relative to the picture's mean color and normalizes
 them together, so a bright band over 7% of a dark or faint picture outweighs everything else:
-its copy scores 0.3-0.8 against its source. The tolerant comparison (``lookalike.indexer.descriptor.tolerant_similarity``; not used by
-the search: it let keystone warps of dark pictures through, see the README) leaves out the ``--drop``
-color cells (of 64) where two pictures disagree most (and the gradient cells under them),
-centres and normalizes what is left on each side, and takes the cosine of that; the better of
-it and the plain cosine is the score (on flat pictures, a logo on a plain ground, the few cells
-left after the cut can agree worse than the whole: 0.56 for a brightened logo on its own).
+its copy scores 0.1-0.8 against its source. The tolerant comparison
+(``lookalike.indexer.descriptor.tolerant_similarity``, the grid's part of the fused score when
+the index has an embedder) leaves out, in turn, each place an overlay usually covers
+(``overlay_masks``: a one-row band at any height, the top or bottom two rows, a 2 x 2 or 3 x 3
+block in a corner), centres and normalizes what is left on each side, and takes the best
+cosine of those and the plain one.
 
 Per category (bench/categories.py, ``--per`` pictures of the half): min / median score of each
-edit against its source, and the best score of every edited copy against any other picture
-of the run ("other"), which says what the tolerant score costs in false matches; and the
-best score of a picture turned by 180 degrees against its source ("rot180").
+edit against its source (``--plain``: the plain cosine instead), the best score of every
+edited copy against any other picture of the run ("other"), which says what the tolerant
+score costs in false matches, and the best score of 4 keystone warps and of the 7 turned or
+mirrored copies of each picture against it (those that are the picture itself left out, as in
+bench/quality.py).
 
-Usage: python bench/overlay_scores.py [--split tune|held-out] [--drop 10] [--per 4]
+Usage: python bench/overlay_scores.py [--split tune|held-out] [--plain] [--per 4]
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from PIL import ImageEnhance, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from categories import CATEGORIES, CONTROL  # noqa: E402
 from common import table  # noqa: E402
-from quality import collect  # noqa: E402
+from quality import collect, same_picture  # noqa: E402
 
 
 def describe(im) -> np.ndarray:
@@ -42,10 +44,10 @@ def describe(im) -> np.ndarray:
     return describe_boxes(a, a.shape[1], a.shape[0], np.array([[0, 0, a.shape[1], a.shape[0]]])).vectors[0]
 
 
-def tolerant(u: np.ndarray, v: np.ndarray, drop: int) -> float:
+def score(u: np.ndarray, v: np.ndarray, plain: bool) -> float:
     from lookalike.indexer.descriptor import tolerant_similarity
 
-    return float(tolerant_similarity(u[None], v[None], drop)[0, 0])
+    return float(u @ v) if plain else float(tolerant_similarity(u[None], v[None])[0, 0])
 
 
 def main() -> None:
@@ -53,7 +55,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=["tune", "held-out"], default="tune")
-    ap.add_argument("--drop", type=int, default=10)
+    ap.add_argument("--plain", action="store_true", help="the plain cosine, for comparison")
     ap.add_argument("--per", type=int, default=4)
     args = ap.parse_args()
     named = {
@@ -69,17 +71,20 @@ def main() -> None:
     got: dict[str, dict[str, list[float]]] = {}
     other: dict[str, list[float]] = {}
     turned: dict[str, list[float]] = {}
+    warped: dict[str, list[float]] = {}
     for i, (cat, im, _) in enumerate(items):
         for name, edit in named.items():
             q = describe(edit(im, rng))
-            got.setdefault(cat, {}).setdefault(name, []).append(tolerant(q, sources[i], args.drop))
-            other.setdefault(cat, []).append(max(tolerant(q, s, args.drop) for j, s in enumerate(sources) if j != i))
-        turned.setdefault(cat, []).append(tolerant(describe(im.rotate(180)), sources[i], args.drop))
-    rows = [[cat, str(len(turned[cat]))]
+            got.setdefault(cat, {}).setdefault(name, []).append(score(q, sources[i], args.plain))
+            other.setdefault(cat, []).append(max(score(q, s, args.plain) for j, s in enumerate(sources) if j != i))
+        turns = [t for t in (edits.dihedral(im, k) for k in range(1, 8)) if t.size != im.size or not same_picture(t, im)]
+        turned.setdefault(cat, []).extend(score(describe(t), sources[i], args.plain) for t in turns)
+        warped.setdefault(cat, []).extend(score(describe(edits.perspective(im, rng)), sources[i], args.plain) for _ in range(4))
+    rows = [[cat, str(len(warped[cat]) // 4)]
             + [f"{min(got[cat][n]):.2f} / {np.median(got[cat][n]):.2f}" for n in named]
-            + [f"{max(other[cat]):.3f}", f"{max(turned[cat]):.3f}"] for cat in got]
-    print(f"split {args.split}, {args.drop} of 64 color cells left out; edits: min / median against the source")
-    print(table(rows, ["category", "pictures"] + list(named) + ["other max", "rot180 max"]))
+            + [f"{max(other[cat]):.3f}", f"{max(warped[cat]):.3f}", f"{max(turned[cat]):.3f}"] for cat in got]
+    print(f"split {args.split}, {'plain cosine' if args.plain else 'tolerant of overlays'}; edits: min / median against the source")
+    print(table(rows, ["category", "pictures"] + list(named) + ["other max", "keystone max", "turned max"]))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ __all__ = [
     "LOW_INFO_THRESHOLD",
     "dihedral_variants",
     "channel_variants",
-    "OVERLAY_CELLS",
+    "overlay_masks",
     "tolerant_similarity",
 ]
 
@@ -290,56 +290,68 @@ def channel_variants(pixels: np.ndarray, width: int, height: int, boxes: np.ndar
     )
 
 
-#: Color cells (of 64) a comparison tolerant of an overlay leaves out: a caption band, a sticker
-#: or a line of text covers up to about a sixth of a picture. Chosen on the tuning half of
-#: bench/categories.py (6 and 16 also tried; bench/overlay_scores.py).
-OVERLAY_CELLS = 10
+def overlay_masks() -> np.ndarray:
+    """``(18, COLOR_GRID * COLOR_GRID) bool``: where an overlay usually sits on a picture, as the
+    color cells (row-major) a comparison keeps, ``False`` where the overlay may be. A band one
+    cell row tall at each row (a line of text, a banner), a band of the top or bottom two rows
+    (a caption box, meme text), a block of 2 x 2 or 3 x 3 cells in each corner (a logo, a
+    watermark, a sticker). A band or a block covers at most a quarter of the picture."""
+    g = COLOR_GRID
+    masks = []
+    for rows in [[r] for r in range(g)] + [[0, 1], [g - 2, g - 1]]:
+        m = np.ones((g, g), bool)
+        m[rows, :] = False
+        masks.append(m)
+    for side in (2, 3):
+        for y, x in ((0, 0), (0, g - side), (g - side, 0), (g - side, g - side)):
+            m = np.ones((g, g), bool)
+            m[y:y + side, x:x + side] = False
+            masks.append(m)
+    return np.stack(masks).reshape(len(masks), g * g)
 
 
-def _centred_unit(a: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
-    """``(..., C, K)`` cells -> the same, centred over the (kept) cells and scaled to unit norm."""
-    w = np.ones(a.shape[:-1], np.float64) if keep is None else keep.astype(np.float64)
-    n = np.maximum(w.sum(axis=-1, keepdims=True), 1.0)[..., None]
-    a = (a - (a * w[..., None]).sum(axis=-2, keepdims=True) / n) * w[..., None]
-    return a / np.maximum(np.linalg.norm(a, axis=(-2, -1), keepdims=True), 1e-12)
+def _gradient_masks(color_masks: np.ndarray) -> np.ndarray:
+    """``(T, C)`` kept color cells -> ``(T, GRAD_GRID * GRAD_GRID)``: a gradient cell is kept
+    when every color cell it spans is."""
+    per = COLOR_GRID // GRAD_GRID  # color cells a gradient cell spans, each way
+    cells = color_masks.reshape(-1, GRAD_GRID, per, GRAD_GRID, per)
+    return cells.all(axis=(2, 4)).reshape(len(color_masks), GRAD_GRID * GRAD_GRID)
 
 
-def tolerant_similarity(a: np.ndarray, b: np.ndarray, drop: int = OVERLAY_CELLS) -> np.ndarray:
+def _masked_parts(v: np.ndarray, color_keep: np.ndarray, grad_keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Descriptors ``(N, D)`` -> for each mask, their color pattern over the kept cells,
+    re-centred and of unit norm ``(N, T, C * 3)``, and their gradient cells kept, of unit norm
+    ``(N, T, G * bins)``."""
+    nc, ng = COLOR_GRID * COLOR_GRID, GRAD_GRID * GRAD_GRID
+    w = color_keep.astype(np.float64)[None, :, :, None]  # (1, T, C, 1)
+    c = v[:, None, : nc * 3].reshape(len(v), 1, nc, 3)
+    c = (c - (c * w).sum(axis=2, keepdims=True) / w.sum(axis=2, keepdims=True)) * w
+    c = c.reshape(len(v), len(color_keep), nc * 3)
+    g = v[:, None, nc * 3: nc * 3 + ng * GRAD_BINS].reshape(len(v), 1, ng, GRAD_BINS)
+    g = (g * grad_keep.astype(np.float64)[None, :, :, None]).reshape(len(v), len(grad_keep), ng * GRAD_BINS)
+    unit = lambda x: x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)  # noqa: E731
+    return unit(c), unit(g)
+
+
+def tolerant_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Grid similarity that tolerates an overlay: ``a (M, D)`` and ``b (V, D)`` descriptor
-    vectors -> ``(M, V)`` float64, for each pair the better of the plain cosine and the cosine
-    without the ``drop`` color cells where the two disagree most (and the gradient cells under
-    them), each side's pattern re-centred and normalized on the cells left. The mean chroma
-    terms are left out of the second. ``drop=0`` gives the plain cosine.
+    vectors -> ``(M, V)`` float64, for each pair the better of the plain cosine and, for each
+    place of :func:`overlay_masks`, the cosine of the two without it: the color cells there
+    (and the gradient cells over them) left out, each side's color pattern re-centred and
+    normalized on the cells left, the mean chroma terms left out. The same either way round.
 
-    Measured (bench/overlay_scores.py, bench/embed_quality.py), not used by the search yet: as
-    the grid's part of the fused score it found 0.855 of hard edits and overlays instead of
-    0.773, and let 2 of 54 keystone warps of dark pictures through."""
+    The color grid normalizes its cells together, relative to the mean color, so a white caption
+    band over 7% of a dark picture outweighs everything else (its copy scored 0.1-0.8 against
+    its source). Used for the grid's part of the fused score with an embedder (the embedder
+    then has to agree); measured in bench/overlay_scores.py and bench/embed_quality.py."""
     a = np.asarray(a, np.float64).reshape(-1, DESCRIPTOR_DIM)
     b = np.asarray(b, np.float64).reshape(-1, DESCRIPTOR_DIM)
     plain = a @ b.T
-    if drop <= 0:
-        return plain
-    nc, ng = COLOR_GRID * COLOR_GRID, GRAD_GRID * GRAD_GRID
-    ca = a[:, : nc * 3].reshape(-1, 1, nc, 3)
-    cb = b[:, : nc * 3].reshape(1, -1, nc, 3)
-    ga = a[:, nc * 3: nc * 3 + ng * GRAD_BINS].reshape(-1, 1, ng, GRAD_BINS)
-    gb = b[:, nc * 3: nc * 3 + ng * GRAD_BINS].reshape(1, -1, ng, GRAD_BINS)
-    gap = ((_centred_unit(ca) - _centred_unit(cb)) ** 2).sum(axis=-1)  # (M, V, nc)
-    worst = np.argsort(gap, axis=-1)[..., nc - drop:]
-    keep = np.ones(gap.shape, bool)
-    np.put_along_axis(keep, worst, False, axis=-1)
-    per = COLOR_GRID // GRAD_GRID  # color cells a gradient cell spans, each way
-    cell = np.arange(nc)
-    under = (cell // COLOR_GRID // per) * GRAD_GRID + (cell % COLOR_GRID) // per  # gradient cell of each color cell
-    gkeep = np.ones(gap.shape[:2] + (ng,), bool)
-    for g in range(ng):
-        gkeep[..., g] = keep[..., under == g].all(axis=-1)
-    gkeep[gkeep.sum(axis=-1) < ng // 2] = True  # too few left: the gradients as they are
-    color = (_centred_unit(np.broadcast_to(ca, gap.shape + (3,)), keep)
-             * _centred_unit(np.broadcast_to(cb, gap.shape + (3,)), keep)).sum(axis=(-2, -1))
-    gw = gkeep[..., None].astype(np.float64)
-    ga_k, gb_k = ga * gw, gb * gw
-    grad = (ga_k * gb_k).sum(axis=(-2, -1)) / np.maximum(
-        np.linalg.norm(ga_k, axis=(-2, -1)) * np.linalg.norm(gb_k, axis=(-2, -1)), 1e-12)
+    keep = overlay_masks()
+    gkeep = _gradient_masks(keep)
+    ca, ga = _masked_parts(a, keep, gkeep)
+    cb, gb = _masked_parts(b, keep, gkeep)
+    color = np.einsum("mtk,vtk->mvt", ca, cb)
+    grad = np.einsum("mtk,vtk->mvt", ga, gb)
     wc, wg = COLOR_WEIGHT ** 2, GRAD_WEIGHT ** 2
-    return np.maximum(plain, (wc * color + wg * grad) / (wc + wg))
+    return np.maximum(plain, ((wc * color + wg * grad) / (wc + wg)).max(axis=-1))

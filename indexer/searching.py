@@ -31,7 +31,7 @@ from lookalike.models.threads import run_jobs
 from lookalike.models.io.images import ImageSource, LoadedImage, as_image, load_image, resize_pixels, shrink_to_side
 
 from .catalog import Catalog
-from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants
+from .descriptor import LOW_INFO_THRESHOLD, channel_variants, describe_boxes, dihedral_variants, tolerant_similarity
 from .errors import ImageLoadError, QueryError
 from .fusion import (FUSED_ORIENTATION_MARGIN, GRID_ORIENTATION_MARGIN, EmbeddingSignal, QueryEmbeddings, embed_query, fuse, orientation_excess,
                      orientation_needs)
@@ -194,9 +194,12 @@ class Searcher:
         if len(ids) == 0:
             return []
         meta.update(self.catalog.images_by_id(ids.tolist()))
-        gsims = np.stack([self.image_index.reconstruct(int(i)) for i in ids]) @ q.variants.T  # (M, V)
+        cand = np.stack([self.image_index.reconstruct(int(i)) for i in ids])
         esims = None
-        if self.signal is not None:
+        if self.signal is None:
+            gsims = cand @ q.variants.T  # (M, V)
+        else:  # the embedder has to agree, so the grid may forgive an overlay (a caption, a logo)
+            gsims = tolerant_similarity(cand, q.variants)
             esims = np.stack([self.signal.images.reconstruct(int(i)) for i in ids]) @ q.embedded.variants.T
         fused = fuse(gsims[:, 0], None if esims is None else esims[:, 0])
         margins = orientation_excess(gsims, esims, self._needs(q))
