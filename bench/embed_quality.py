@@ -28,7 +28,7 @@ picture's channel swap, a symmetric picture's mirror) are left out, as in bench/
 near-uniform control pictures count a false match for any query of theirs that matches.
 
 Usage: python bench/embed_quality.py [--limit N] [--workers 2] [--weights FILE] [--modes grid,embedding,fused]
-       [--split all|held-out|trained] [--only trim25,crop]
+       [--split all|held-out|trained] [--only trim25,crop] [--misses]
        python bench/embed_quality.py --categories all|photos,text,... [--per 4] [--cat-split all|tune|held-out]
 """
 
@@ -110,6 +110,8 @@ def main() -> None:
     ap.add_argument("--categories", default="", help="'all' or a comma list (bench/categories.py)")
     ap.add_argument("--per", type=int, default=4)
     ap.add_argument("--cat-split", choices=["tune", "held-out", "all"], default="all")
+    ap.add_argument("--misses", action="store_true",
+                    help="list every missed edit or crop with its top hit and the source's score")
     args = ap.parse_args()
     from lookalike.indexer import Index
 
@@ -147,6 +149,7 @@ def main() -> None:
         stats: dict[tuple, list[int]] = {}
         by_cat: dict[tuple, list[int]] = {}  # (mode, category, kind) -> outcomes
         times: dict[str, list[float]] = {}
+        misses: list[list[str]] = []
         for mode in modes:
             chunks = [queries[i::args.workers * 4] for i in range(args.workers * 4)]
             results = {}
@@ -170,11 +173,19 @@ def main() -> None:
                     ok = bool(hits) and hits[0][0] == src_paths[src] and hits[0][1]
                     if kind == "region":
                         ok = ok and iou(hits[0][3], box) >= 0.5
+                    if not ok and args.misses:
+                        own = [f"{sc:.3f}" + (" match" if m else "") for p, m, sc, _ in hits if p == src_paths[src]]
+                        top = (f"{Path(hits[0][0]).name} {hits[0][2]:.3f}" + (" match" if hits[0][1] else "")
+                               if hits else "none")
+                        misses.append([mode, category[src], Path(paths[src]).name, name, top, own[0] if own else "-"])
                 for split in ("all", "held-out" if held[src] else "trained"):
                     stats.setdefault((mode, split, kind, name), []).append(int(ok))
                 by_cat.setdefault((mode, category[src], kind), []).append(int(ok))
             print(f"  {mode}: searched {len(results)} queries, median {np.median(times[mode]) * 1000:.0f} ms",
                   flush=True)
+    if misses:
+        print("\nmissed edits and crops:")
+        print(table(misses, ["mode", "category", "picture", "query", "top hit", "source"]))
     names = sorted({(k, n) for _, _, k, n in stats}, key=lambda t: ({"pos": 0, "region": 1, "neg": 2}[t[0]], t[1]))
     for split in ("held-out", "trained", "all"):
         if not any(sp == split for _, sp, _, _ in stats):
