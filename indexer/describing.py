@@ -60,7 +60,8 @@ def describe_file(file: ScannedFile, max_pixels: int = DEFAULT_MAX_PIXELS, embed
     except ImageLoadError as exc:
         return DescribeOutcome(file, reason=exc.reason.value, detail=exc.detail)
     try:
-        small = shrink_to_side(img.pixels, embed_side) if embed_side else None
+        # shrunk as the embedder would shrink them itself (the query is embedded from full pixels)
+        small = shrink_to_side(img.pixels, embed_side, smooth=True) if embed_side else None
         return DescribeOutcome(file, record=_record(file, img, keypoints), embed_pixels=small)
     except Exception as exc:  # a bug or an odd image costs this file, not the batch
         log.exception("cannot describe %s", file.path)

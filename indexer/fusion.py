@@ -121,5 +121,5 @@ class EmbeddingSignal:
         crop = pixels[int(y * k): int(np.ceil((y + h) * k)), int(x * k): int(np.ceil((x + w) * k))]
         if crop.size == 0:
             return np.zeros(len(query.variants))
-        crop = resize_pixels(np.ascontiguousarray(crop), max(1, size[0]), max(1, size[1]))
+        crop = resize_pixels(np.ascontiguousarray(crop), max(1, size[0]), max(1, size[1]), smooth=True)
         return query.variants @ self.embedder.embed([crop])[0]

@@ -234,18 +234,23 @@ def luma(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def resize_pixels(pixels: np.ndarray, w: int, h: int) -> np.ndarray:
-    """``(H, W, 3) uint8`` resized to ``w x h`` (area averaging down, bilinear up)."""
+def resize_pixels(pixels: np.ndarray, w: int, h: int, smooth: bool = False) -> np.ndarray:
+    """``(H, W, 3) uint8`` resized to ``w x h``: area averaging down (``smooth``: a triangle
+    filter as wide as the reduction, the antialiased bilinear that an embedder's own resize,
+    ``F.interpolate(mode="bilinear", antialias=True)``, computes), bilinear up."""
     if (w, h) == (pixels.shape[1], pixels.shape[0]):
         return pixels
     im = Image.fromarray(pixels)
-    return np.asarray(im.resize((w, h), Image.Resampling.BOX if w < im.width else Image.Resampling.BILINEAR))
+    down = Image.Resampling.BILINEAR if smooth else Image.Resampling.BOX
+    return np.asarray(im.resize((w, h), down if w < im.width else Image.Resampling.BILINEAR))
 
 
-def shrink_to_side(pixels: np.ndarray, side: int) -> np.ndarray:
-    """``pixels`` scaled down so the shorter side is ``side`` (unchanged if already smaller)."""
+def shrink_to_side(pixels: np.ndarray, side: int, smooth: bool = False) -> np.ndarray:
+    """``pixels`` scaled down so the shorter side is ``side`` (unchanged if already smaller).
+    ``smooth``: as an embedder resizes (see :func:`resize_pixels`), for pixels handed to one:
+    a fine pattern (a halftone print) averaged over boxes comes out another picture to it."""
     h, w = pixels.shape[:2]
     k = side / min(h, w)
     if k >= 1:
         return pixels
-    return resize_pixels(pixels, max(1, round(w * k)), max(1, round(h * k)))
+    return resize_pixels(pixels, max(1, round(w * k)), max(1, round(h * k)), smooth)

@@ -4,6 +4,8 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from lookalike.models import ImageLoadError, SkipReason, load_image
@@ -125,3 +127,23 @@ def test_format_outside_allow_list_is_refused(tmp_path):
     with pytest.raises(ImageLoadError) as err:
         load_image(p)
     assert err.value.reason is SkipReason.UNSUPPORTED
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(20, 400), st.integers(20, 400), st.integers(8, 160))
+def test_smooth_shrink_is_the_embedders_own_resize(seed, h, w, side):
+    """Pixels shrunk for an embedder (the index hands it those) are what the embedder's own
+    antialiased bilinear resize makes of the full pixels (a query), to a level of rounding."""
+    import torch
+    import torch.nn.functional as F
+
+    from lookalike.models.io.images import shrink_to_side
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    small = shrink_to_side(pixels, side, smooth=True)
+    if side >= min(h, w):
+        assert small is pixels
+        return
+    t = torch.from_numpy(pixels).permute(2, 0, 1)[None].float()
+    want = F.interpolate(t, size=small.shape[:2], mode="bilinear", antialias=True, align_corners=False)[0]
+    assert np.abs(small.astype(np.float32) - want.permute(1, 2, 0).numpy()).max() <= 1.0
