@@ -89,7 +89,7 @@ def test_fused_score_is_the_exact_fusion_of_both_cosines(tmp_path, photo_dir, we
 
     a = load_image(str(q), min_side=DECODE_MIN_SIDE)
     ga = describe_boxes(a.pixels, a.width, a.height, np.array([[0, 0, a.width, a.height]])).vectors
-    ea = emb.embed([shrink_to_side(a.pixels, emb.input_side)])[0]
+    ea = emb.embed([shrink_to_side(a.pixels, emb.input_side, smooth=True)])[0]  # as the index shrinks it
     for name, c in copies.items():
         b = load_image(str(c))
         gb = describe_boxes(b.pixels, b.width, b.height, np.array([[0, 0, b.width, b.height]])).vectors
@@ -98,7 +98,8 @@ def test_fused_score_is_the_exact_fusion_of_both_cosines(tmp_path, photo_dir, we
         assert hits[name].kind == "image"
         if name == "jpeg":
             assert hits[name].score == pytest.approx(float(fuse(grid, ea @ eb)), abs=2e-3)
-        else:  # (the search embeds the caption copy 0.01 apart from this direct call; the grid part is exact)
+        else:  # the grid part is exact; the index embedded s5 in a batch padded to its largest
+            # picture, which moves this copy's embedding cosine by about 0.01 (see the issue note)
             assert hits[name].score == pytest.approx(float(fuse(grid, ea @ eb)), abs=0.012)
             assert grid > float(ga[0] @ gb[0]) + 0.1
             assert hits[name].score > float(fuse(ga[0] @ gb[0], ea @ eb)) + 0.05
