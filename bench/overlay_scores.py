@@ -44,10 +44,15 @@ def describe(im) -> np.ndarray:
     return describe_boxes(a, a.shape[1], a.shape[0], np.array([[0, 0, a.shape[1], a.shape[0]]])).vectors[0]
 
 
-def score(u: np.ndarray, v: np.ndarray, plain: bool) -> float:
+def scores(u: np.ndarray, vs: np.ndarray, plain: bool) -> np.ndarray:
+    """``u`` (D,) against each row of ``vs`` (N, D)."""
     from lookalike.indexer.descriptor import tolerant_similarity
 
-    return float(u @ v) if plain else float(tolerant_similarity(u[None], v[None])[0, 0])
+    return vs @ u if plain else tolerant_similarity(u[None], vs)[0]
+
+
+def score(u: np.ndarray, v: np.ndarray, plain: bool) -> float:
+    return float(scores(u, v[None], plain)[0])
 
 
 def main() -> None:
@@ -67,7 +72,7 @@ def main() -> None:
     }
     items = collect([c for c in CATEGORIES if c != CONTROL], args.per, args.split)
     rng = random.Random(7)
-    sources = [describe(im) for _, im, _ in items]
+    sources = np.stack([describe(im) for _, im, _ in items])
     got: dict[str, dict[str, list[float]]] = {}
     other: dict[str, list[float]] = {}
     turned: dict[str, list[float]] = {}
@@ -75,8 +80,9 @@ def main() -> None:
     for i, (cat, im, _) in enumerate(items):
         for name, edit in named.items():
             q = describe(edit(im, rng))
-            got.setdefault(cat, {}).setdefault(name, []).append(score(q, sources[i], args.plain))
-            other.setdefault(cat, []).append(max(score(q, s, args.plain) for j, s in enumerate(sources) if j != i))
+            against = scores(q, sources, args.plain)  # every picture of the run at once
+            got.setdefault(cat, {}).setdefault(name, []).append(float(against[i]))
+            other.setdefault(cat, []).append(float(np.delete(against, i).max()))
         turns = [t for t in (edits.dihedral(im, k) for k in range(1, 8)) if t.size != im.size or not same_picture(t, im)]
         turned.setdefault(cat, []).extend(score(describe(t), sources[i], args.plain) for t in turns)
         warped.setdefault(cat, []).extend(score(describe(edits.perspective(im, rng)), sources[i], args.plain) for _ in range(4))
